@@ -1,0 +1,86 @@
+# Storefront Assist. `make run` sets everything up and starts the assistant; `make test` runs
+# every check CI runs. See README.md.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+.DEFAULT_GOAL := run
+
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+
+PY311 ?= $(shell command -v python3.11 || echo python3)
+PY310 ?= $(shell p=$$(pyenv prefix 3.10.13 2>/dev/null) && echo $$p/bin/python || command -v python3.10)
+VENV := .venv/.installed
+VENV_RASA := .venv-rasa/.installed
+RASA := .venv-rasa/bin/rasa
+PY := .venv/bin/python
+PIP_QUIET := --quiet --disable-pip-version-check
+
+# Training data. The FAQ (data/faq) and the demo shop (data/shop) are not training data:
+# editing them never needs a retrain.
+TRAIN_DATA := $(sort $(wildcard data/nlu/*.yml)) $(sort $(wildcard data/rules*.yml data/stories*.yml))
+TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt
+MODEL_HASH = $(shell cat $(TRAIN_INPUTS) | sha256sum | cut -c1-16)
+MODEL = models/assistant-$(MODEL_HASH).tar.gz
+
+.PHONY: run shell train test lint validate test-stories bench venvs db-reset clean
+
+venvs: $(VENV) $(VENV_RASA)
+
+$(VENV): pyproject.toml
+	$(PY311) -m venv .venv
+	.venv/bin/pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "is ignored" || true; }
+	$(PY) -c "import rasa_sdk, sqlalchemy, bot"
+	touch $@
+
+$(VENV_RASA): requirements-rasa.txt
+	@test -x "$(PY310)" || { echo "Python 3.10 is needed for Rasa (pyenv install 3.10.13)"; exit 1; }
+	$(PY310) -m venv .venv-rasa
+	.venv-rasa/bin/pip install $(PIP_QUIET) -r requirements-rasa.txt 2>&1 | { grep -v "is ignored" || true; }
+	$(RASA) --version >/dev/null
+	touch $@
+
+# The model is named by a hash of everything training reads: unchanged inputs, no training.
+train: $(VENV_RASA)
+	@if [ -f $(MODEL) ]; then echo "Model up to date: $(MODEL)"; else \
+	  mkdir -p models var/log; echo "Training $(MODEL) (about a minute; log in var/log/train.log)"; \
+	  $(RASA) train --data $(TRAIN_DATA) --fixed-model-name assistant-$(MODEL_HASH) --out models \
+	    > var/log/train.log 2>&1 || { tail -40 var/log/train.log; exit 1; }; \
+	  find models -name 'assistant-*.tar.gz' ! -name 'assistant-$(MODEL_HASH).tar.gz' -delete; \
+	  echo "Trained $(MODEL)"; fi
+
+run: venvs train
+	$(PY) -m bot.stack run --model $(MODEL)
+
+shell: venvs train
+	$(PY) -m bot.stack shell --model $(MODEL)
+
+db-reset: $(VENV)
+	$(PY) -m bot.cli db reset
+
+lint: $(VENV)
+	.venv/bin/ruff check .
+
+validate: $(VENV_RASA)
+	$(RASA) data validate --data $(TRAIN_DATA) > var/log/validate.log 2>&1 \
+	  || { cat var/log/validate.log; exit 1; }
+	@grep -q "No story structure conflicts found" var/log/validate.log \
+	  || { grep -iE "error|conflict" var/log/validate.log; exit 1; }
+	@echo "rasa data validate: ok"
+
+# Rasa test stories (happy and unhappy paths) against the trained model's policies.
+test-stories: train
+	rm -rf var/story-results
+	$(RASA) test core --stories tests/stories --model $(MODEL) --out var/story-results \
+	  --fail-on-prediction-errors > var/log/test-stories.log 2>&1 \
+	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
+	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
+
+test: venvs lint validate test-stories
+	SA_MODEL=$(MODEL) $(PY) -m pytest -q
+
+bench: venvs train
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
+
+clean:
+	rm -rf models var .pytest_cache

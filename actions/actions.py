@@ -1,0 +1,342 @@
+"""Custom actions: read the conversation, apply the shop's rules (`bot.policy`) to the order
+source (`bot.orders`), and say what happened (`bot.replies`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import replies
+from bot.handoff import record_handoff
+from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
+from bot.policy import change_check, load_policy, return_check
+from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
+
+CAPABILITIES = (
+    "I can check an order's status or delivery date, start a return, look up a refund, "
+    "cancel an order or change its delivery address"
+)
+
+
+def today():
+    return datetime.now(UTC).date()
+
+
+def verified_orders(tracker: Tracker) -> list[str]:
+    return list(tracker.get_slot("verified_orders") or [])
+
+
+def failures(tracker: Tracker) -> int:
+    return int(tracker.get_slot("verify_failures") or 0)
+
+
+def verified_order(tracker: Tracker) -> OrderInfo | None:
+    """The order in `order_id`, only if this conversation has proved it is the shopper's."""
+    number = tracker.get_slot("order_id")
+    if not number or number not in verified_orders(tracker):
+        return None
+    return get_order_source().get_order(number)
+
+
+def transcript(tracker: Tracker) -> list[dict[str, Any]]:
+    return [
+        {
+            "sender": "shopper" if event["event"] == "user" else "bot",
+            "text": event.get("text") or "",
+            "timestamp": event.get("timestamp"),
+        }
+        for event in tracker.events
+        if event.get("event") in ("user", "bot") and event.get("text")
+    ]
+
+
+class ValidateVerifyOrderForm(FormValidationAction):
+    """Asks for the order number, then the order's email or postcode, and checks them
+    without ever saying whether an order number exists."""
+
+    def name(self) -> str:
+        return "validate_verify_order_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if failures(tracker) >= MAX_FAILURES:
+            return []  # locked: action_answer_order_topic offers a person
+        if tracker.get_slot("order_id") in verified_orders(tracker):
+            return ["order_id"]
+        return domain_slots
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        number = parse_order_number(str(value or ""))
+        if number is None:
+            dispatcher.utter_message(
+                text="That doesn't look like an order number. It's the 5-digit number in "
+                "your confirmation email, like #10423."
+            )
+            return {"order_id": None}
+        return {"order_id": number}
+
+    def validate_order_proof(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        proof = parse_proof(str(value or ""))
+        if proof is None:
+            dispatcher.utter_message(
+                text="Please send the email address you ordered with (like name@example.com) "
+                "or the postcode the order is going to (like 97205 or SW1A 2AA)."
+            )
+            return {"order_proof": None}
+        number = tracker.get_slot("order_id")
+        order = get_order_source().get_order(number) if number else None
+        if order is not None and proof_matches(order, proof):
+            return {
+                "order_proof": None,
+                "verified_orders": [*verified_orders(tracker), number],
+                "verify_failures": 0,
+            }
+        count = failures(tracker) + 1
+        if count < MAX_FAILURES:
+            # The same words whether the number or the proof was wrong: no hint that an
+            # order number exists.
+            dispatcher.utter_message(
+                text="Sorry, that doesn't match our records for that order number. "
+                "Let's try again with both."
+            )
+        return {"order_id": None, "order_proof": None, "verify_failures": count}
+
+
+class ValidateAddressForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_address_form"
+
+    def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())
+        if not 10 <= len(text) <= 300 or not any(ch.isdigit() for ch in text):
+            dispatcher.utter_message(
+                text="I need the full address in one message, including the house number "
+                'and postcode, like "12 Harbour Road, Leeds LS1 4AP, UK".'
+            )
+            return {"new_address": None}
+        return {"new_address": text}
+
+
+class ActionAnswerOrderTopic(Action):
+    """After verification: answer what the shopper asked about the order."""
+
+    def name(self) -> str:
+        return "action_answer_order_topic"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order = verified_order(tracker)
+        if order is None:
+            if failures(tracker) >= MAX_FAILURES:
+                dispatcher.utter_message(
+                    text="I couldn't verify that order, so for your security I've stopped "
+                    "trying. Would you like me to connect you with a person on our team?"
+                )
+                return [SlotSet("pending_action", "handoff:verification_failed")]
+            return []
+        policy = load_policy()
+        topic = tracker.get_slot("order_topic") or "order_status"
+        if topic == "shipping_eta":
+            dispatcher.utter_message(text=replies.shipping_eta(order, policy, today()))
+        elif topic == "refund":
+            dispatcher.utter_message(text=replies.refund_status(order, policy))
+        elif topic == "return_item":
+            check = return_check(order, policy, today())
+            if check.eligible:
+                dispatcher.utter_message(text=replies.return_offer(order, check))
+                return [SlotSet("pending_action", f"return:{order.number}")]
+            dispatcher.utter_message(text=replies.return_refusal(order, check, policy))
+        elif topic == "cancel_order":
+            reason = change_check(order)
+            if reason == "ok":
+                dispatcher.utter_message(
+                    text=f"Order #{order.number} hasn't shipped yet, so I can cancel it. "
+                    f"Shall I cancel it now?"
+                )
+                return [SlotSet("pending_action", f"cancel:{order.number}")]
+            dispatcher.utter_message(text=replies.change_refusal(order, reason, "cancel"))
+        elif topic == "change_shipping_address":
+            reason = change_check(order)
+            if reason == "ok":
+                dispatcher.utter_message(
+                    text=f"Order #{order.number} is going to {order.ship_to} and hasn't "
+                    "shipped yet, so I can change that."
+                )
+                return [SlotSet("new_address", None), FollowupAction("address_form")]
+            dispatcher.utter_message(text=replies.change_refusal(order, reason, "address"))
+        else:
+            dispatcher.utter_message(text=replies.order_status(order, policy, today()))
+        return [SlotSet("pending_action", None)]
+
+
+class ActionConfirmAddressChange(Action):
+    def name(self) -> str:
+        return "action_confirm_address_change"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        order = verified_order(tracker)
+        address = tracker.get_slot("new_address")
+        if order is None or not address:
+            dispatcher.utter_message(response="utter_anything_else")
+            return []
+        dispatcher.utter_message(
+            text=f'Just to confirm: send order #{order.number} to "{address}" instead of '
+            f"{order.ship_to}?"
+        )
+        return [SlotSet("pending_action", f"address:{order.number}")]
+
+
+class ActionResolveConfirmation(Action):
+    """Carries out (yes) or drops (no) whatever the assistant last proposed."""
+
+    def name(self) -> str:
+        return "action_resolve_confirmation"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        pending = tracker.get_slot("pending_action") or ""
+        kind, _, number = pending.partition(":")
+        yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        done = [SlotSet("pending_action", None)]
+        if not kind:
+            dispatcher.utter_message(text="Great!" if yes else "OK.")
+            dispatcher.utter_message(response="utter_anything_else")
+            return done
+        if kind == "handoff":
+            if yes:
+                return done + hand_off(dispatcher, tracker, reason=number or "shopper_request")
+            dispatcher.utter_message(text="No problem. " + CAPABILITIES + ": just ask.")
+            return done
+        if not yes:
+            dispatcher.utter_message(text=f"OK, I've left order #{number} as it is.")
+            dispatcher.utter_message(response="utter_anything_else")
+            return done
+        if number not in verified_orders(tracker):
+            dispatcher.utter_message(text="I need to verify that order again first.")
+            return done
+        try:
+            self.carry_out(kind, number, tracker, dispatcher)
+        except OrderChangeRefused:
+            order = get_order_source().get_order(number)
+            reason = change_check(order) if order else "closed"
+            what = "cancel" if kind == "cancel" else "address"
+            if kind == "return":
+                dispatcher.utter_message(text="That order can no longer be returned.")
+            else:
+                dispatcher.utter_message(text=replies.change_refusal(order, reason, what))
+        return done
+
+    @staticmethod
+    def carry_out(
+        kind: str, number: str, tracker: Tracker, dispatcher: CollectingDispatcher
+    ) -> None:
+        source = get_order_source()
+        policy = load_policy()
+        if kind == "cancel":
+            order = source.cancel_order(number)
+            text = f"Done: order #{number} is cancelled."
+            if order.refunds:
+                refund = order.refunds[-1]
+                text += (
+                    f" We're refunding {replies.money(refund.amount, refund.currency)} to your "
+                    f"{refund.method}; it takes {policy.refund_days[0]}-"
+                    f"{policy.refund_days[1]} business days to show on your statement."
+                )
+            else:
+                text += " You hadn't been charged, so there's nothing to refund."
+            dispatcher.utter_message(text=text)
+        elif kind == "address":
+            order = source.change_address(number, tracker.get_slot("new_address"))
+            dispatcher.utter_message(text=f"Done: order #{number} will now go to {order.ship_to}.")
+        elif kind == "return":
+            order = source.get_order(number)
+            check = return_check(order, policy, today())
+            if not check.eligible:
+                dispatcher.utter_message(text=replies.return_refusal(order, check, policy))
+                return
+            rma = source.create_return(number, [line.sku for line in check.lines])
+            dispatcher.utter_message(
+                text=f"Your return is open: {rma.rma_number}. We've emailed a prepaid label "
+                f"to the address on the order. Send the items by {replies.day(check.deadline)}"
+                f"; we refund within {policy.refund_days[1]} business days of receiving them."
+            )
+
+
+def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
+    """Record the request with the transcript, tell the shopper, and pause the bot."""
+    numbers = verified_orders(tracker)
+    ticket = record_handoff(
+        conversation_id=tracker.sender_id,
+        reason=reason,
+        transcript=transcript(tracker),
+        order_number=numbers[-1] if numbers else None,
+    )
+    hours = load_policy().support_hours
+    dispatcher.utter_message(
+        text=f"I've asked a person from our support team to take over (reference H-{ticket}). "
+        f"They'll reply right here in this chat; we're staffed {hours}, so outside those "
+        "hours it may take until the next working day. I'll stay quiet in the meantime."
+    )
+    return [ConversationPaused()]
+
+
+class ActionHumanHandoff(Action):
+    def name(self) -> str:
+        return "action_human_handoff"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return [SlotSet("pending_action", None), *hand_off(dispatcher, tracker, "shopper_request")]
+
+
+class ActionOfferHandoff(Action):
+    """An upset shopper is offered a person straight away."""
+
+    def name(self) -> str:
+        return "action_offer_handoff"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            text="I'm really sorry about this. I can hand you over to a person on our team "
+            "right now. Would you like that?"
+        )
+        return [SlotSet("pending_action", "handoff:complaint")]
+
+
+class ActionCannotHelp(Action):
+    """Honest about what the assistant can't do, and never a dead end."""
+
+    def name(self) -> str:
+        return "action_cannot_help"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            text=f"Sorry, I can't help with that one. {CAPABILITIES}. "
+            "Would you like me to connect you with a person instead?"
+        )
+        return [SlotSet("pending_action", "handoff:bot_failed")]

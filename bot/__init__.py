@@ -1,0 +1,1 @@
+"""Storefront Assist: the shop-side package (order data, business rules, handoff)."""

@@ -1,0 +1,214 @@
+"""Starts the action server and the Rasa server on loopback, waits until both are healthy,
+and stops both cleanly. Used by `make run`, `make shell`, the end-to-end tests and the
+benchmarks.
+
+Two virtual environments, two processes: the action server runs on this interpreter
+(.venv, Python 3.11), Rasa from .venv-rasa (Python 3.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from bot.settings import PROJECT_ROOT
+
+RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class Stack:
+    def __init__(
+        self,
+        model: Path,
+        rasa_port: int = 5005,
+        action_port: int = 5055,
+        log_dir: Path = PROJECT_ROOT / "var" / "log",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.model = Path(model)
+        self.rasa_port = rasa_port
+        self.action_port = action_port
+        self.log_dir = Path(log_dir)
+        self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", **(env or {})}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{HOST}:{self.rasa_port}"
+
+    @property
+    def action_url(self) -> str:
+        return f"http://{HOST}:{self.action_port}"
+
+    def endpoints_file(self) -> Path:
+        """The project's endpoints.yml, pointed at this stack's action server."""
+        endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text()) or {}
+        endpoints["action_endpoint"] = {"url": f"{self.action_url}/webhook"}
+        path = self.log_dir / f"endpoints-{self.rasa_port}.yml"
+        path.write_text(yaml.safe_dump(endpoints))
+        return path
+
+    def start_actions(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._spawn(
+            "actions",
+            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.action_port)],
+            extra_env={"SANIC_HOST": HOST},
+        )
+
+    def start_rasa(self) -> None:
+        self._spawn(
+            "rasa",
+            [
+                str(RASA_BIN),
+                "run",
+                "--enable-api",
+                "-i",
+                HOST,
+                "-p",
+                str(self.rasa_port),
+                "-m",
+                str(self.model),
+                "--endpoints",
+                str(self.endpoints_file()),
+                "--credentials",
+                str(PROJECT_ROOT / "credentials.yml"),
+            ],
+        )
+
+    def _spawn(self, name: str, command: list[str], extra_env: dict | None = None) -> None:
+        log = open(self.log_dir / f"{name}-{self.rasa_port}.log", "w")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env={**self.env, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_healthy(self, timeout: float = 240) -> None:
+        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/status"}
+        checks = {name: url for name, url in checks.items() if name in self.processes}
+        deadline = time.monotonic() + timeout
+        while checks:
+            for name, url in list(checks.items()):
+                if self.processes[name].poll() is not None:
+                    raise RuntimeError(f"{name} exited early:\n{self.log_tail(name)}")
+                if _healthy(url):
+                    del checks[name]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not healthy after {timeout:.0f}s: {sorted(checks)}")
+            time.sleep(0.5)
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}-{self.rasa_port}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.processes.clear()
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start_actions()
+            self.start_rasa()
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _interrupt(*_: object) -> None:
+    """SIGTERM stops the stack like Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the assistant on loopback.")
+    parser.add_argument("mode", choices=["run", "shell"])
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument("--action-port", type=int, default=5055)
+    args = parser.parse_args(argv)
+
+    stack = Stack(args.model, args.port, args.action_port)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        if args.mode == "shell":
+            stack.start_actions()
+            stack.wait_healthy()
+            return subprocess.call(
+                [
+                    str(RASA_BIN),
+                    "shell",
+                    "-m",
+                    str(args.model),
+                    "--endpoints",
+                    str(stack.endpoints_file()),
+                ],
+                cwd=PROJECT_ROOT,
+                env=stack.env,
+            )
+        print("Starting the action server and the Rasa server (loading the model takes ~30 s)...")
+        with stack:
+            print(
+                f"\nThe assistant is running.\n"
+                f"  Talk to it:    curl -s {stack.rasa_url}/webhooks/rest/webhook "
+                f'-H \'content-type: application/json\' -d \'{{"sender": "me", '
+                f'"message": "where is my order 10423?"}}\'\n'
+                f"  Or in the terminal: make shell\n"
+                f"  Rasa API:      {stack.rasa_url}   Action server: {stack.action_url}\n"
+                f"  Logs:          {stack.log_dir}\n"
+                f"Press Ctrl-C to stop.",
+                flush=True,
+            )
+            while all(p.poll() is None for p in stack.processes.values()):
+                time.sleep(1)
+            print("A server stopped unexpectedly; see the logs.", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

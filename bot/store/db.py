@@ -1,0 +1,81 @@
+"""Engine and sessions for the store database, created and seeded on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import settings
+from bot.store.models import Base, Order
+
+
+def get_engine(url: str | None = None) -> Engine:
+    """The store's engine, its tables created and the demo shop seeded if empty."""
+    return _ready_engine(url or settings.database_url())
+
+
+@cache
+def _ready_engine(url: str) -> Engine:
+    engine = _create_engine(url)
+    ensure_database(engine)
+    return engine
+
+
+def _create_engine(url: str) -> Engine:
+    if url.startswith("sqlite:///"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A transaction: committed when the block ends, rolled back if it raises."""
+    session = sessionmaker(engine, expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ensure_database(engine: Engine, now: datetime | None = None) -> bool:
+    """Create the tables, and seed the demo shop if there are no orders yet.
+
+    Returns True when it seeded.
+    """
+    from bot.store.seed import load_seed
+
+    Base.metadata.create_all(engine)
+    with session_scope(engine) as session:
+        if session.scalar(select(func.count(Order.id))):
+            return False
+        load_seed(session, settings.SEED_FILE, now=now)
+    return True
+
+
+def reset_database(engine: Engine, now: datetime | None = None) -> None:
+    """Drop everything and seed the demo shop again."""
+    Base.metadata.drop_all(engine)
+    ensure_database(engine, now=now)
