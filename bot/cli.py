@@ -7,7 +7,6 @@ import sys
 
 from sqlalchemy import func, select
 
-from bot import settings
 from bot.store.db import get_engine, reset_database, session_scope
 from bot.store.models import Order
 
@@ -16,8 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bot", description="Storefront Assist tools")
     sub = parser.add_subparsers(dest="command", required=True)
     db = sub.add_parser("db", help="the store database (STORE_DATABASE_URL)")
-    db.add_argument("action", choices=["init", "reset"], help="init: create and seed if "
-                    "empty; reset: drop everything and seed the demo shop again")
+    db.add_argument(
+        "action",
+        choices=["init", "reset"],
+        help="init: create and seed if empty; reset: drop everything and seed the demo shop again",
+    )
     args = parser.parse_args(argv)
 
     engine = get_engine()  # creates and seeds an empty database

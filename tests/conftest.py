@@ -1,0 +1,96 @@
+"""Shared fixtures: a freshly seeded SQLite store per test, and shopper conversations that
+drive the real rasa-sdk actions the way the Rasa server does."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.orders import get_order_source
+from bot.settings import PROJECT_ROOT
+from bot.store.db import get_engine
+
+DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
+SEED = yaml.safe_load((PROJECT_ROOT / "data" / "shop" / "seed.yml").read_text())
+
+
+def seed_order(number: str) -> dict[str, Any]:
+    """The seed row of an order, with its customer's email and postcode."""
+    order = next(o for o in SEED["orders"] if o["number"] == number)
+    customer = next(c for c in SEED["customers"] if c["id"] == order["customer"])
+    return {**order, "email": customer["email"], "postcode": customer["address"]["postcode"]}
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A new SQLite database seeded with the demo shop, used by the actions too."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setenv("STORE_DATABASE_URL", url)
+    get_order_source.cache_clear()
+    yield get_engine(url)
+    get_order_source.cache_clear()
+
+
+class Conversation:
+    """One shopper's conversation: keeps slots and events between turns like Rasa does."""
+
+    def __init__(self, sender: str = "shopper-1") -> None:
+        self.sender = sender
+        self.slots: dict[str, Any] = {
+            name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()
+        }
+        self.slots["requested_slot"] = None
+        self.events: list[dict[str, Any]] = []
+        self.latest: dict[str, Any] = {}
+        self.active_loop: str | None = None
+        self.messages: list[str] = []
+
+    def user(self, text: str, intent: str = "inform", **slots: Any) -> None:
+        """The shopper says something; `slots` are what Rasa's slot mappings extracted."""
+        self.latest = {
+            "text": text,
+            "intent": {"name": intent, "confidence": 0.99},
+            "entities": [],
+        }
+        self.events.append(
+            {"event": "user", "text": text, "parse_data": self.latest, "timestamp": time.time()}
+        )
+        for name, value in slots.items():
+            self.events.append({"event": "slot", "name": name, "value": value})
+            self.slots[name] = value
+
+    def tracker(self) -> Tracker:
+        return Tracker(
+            self.sender,
+            dict(self.slots),
+            self.latest,
+            list(self.events),
+            False,
+            None,
+            {"name": self.active_loop} if self.active_loop else {},
+            "action_listen",
+        )
+
+    def run(self, action) -> list[dict[str, Any]]:
+        """Run a real action; apply its events and collect what it said."""
+        dispatcher = CollectingDispatcher()
+        result = action.run(dispatcher, self.tracker(), DOMAIN)
+        events = asyncio.run(result) if asyncio.iscoroutine(result) else result
+        said = [m.get("text") or m.get("response") for m in dispatcher.messages]
+        self.messages = said
+        for message in said:
+            self.events.append({"event": "bot", "text": message, "timestamp": time.time()})
+        for event in events:
+            if event["event"] == "slot":
+                self.slots[event["name"]] = event["value"]
+        return events
+
+    @property
+    def said(self) -> str:
+        return " ".join(self.messages)

@@ -1,0 +1,307 @@
+"""The real custom actions against a real seeded SQLite store (no mocks of our code)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from actions.actions import (
+    ActionAnswerOrderTopic,
+    ActionCannotHelp,
+    ActionConfirmAddressChange,
+    ActionHumanHandoff,
+    ActionOfferHandoff,
+    ActionResolveConfirmation,
+    ValidateAddressForm,
+    ValidateVerifyOrderForm,
+)
+from bot.store.db import session_scope
+from bot.store.models import HandoffRequest, Order
+from tests.conftest import Conversation, seed_order
+
+pytestmark = pytest.mark.usefixtures("store")
+
+
+def verify(convo: Conversation, number: str, proof: str | None = None) -> None:
+    """Answer the verification form's two questions, as the shopper would."""
+    proof = proof or seed_order(number)["email"]
+    convo.active_loop = "verify_order_form"
+    convo.user(f"#{number}", "inform", order_id=f"#{number}", requested_slot="order_id")
+    convo.run(ValidateVerifyOrderForm())
+    convo.user(proof, "inform", order_proof=proof)
+    convo.run(ValidateVerifyOrderForm())
+    convo.active_loop = None
+
+
+def ask(convo: Conversation, topic: str, number: str, proof: str | None = None) -> None:
+    convo.user(f"about order {number}", topic, order_topic=topic)
+    verify(convo, number, proof)
+    convo.run(ActionAnswerOrderTopic())
+
+
+def order_row(store, number: str) -> Order:
+    with session_scope(store) as session:
+        order = session.scalars(select(Order).where(Order.number == number)).one()
+        _ = order.refunds, order.returns, order.shipment
+        return order
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def test_email_verifies_the_order_case_insensitively():
+    convo = Conversation()
+    verify(convo, "10423", seed_order("10423")["email"].upper())
+    assert convo.slots["verified_orders"] == ["10423"]
+    assert convo.slots["requested_slot"] is None  # the form is done
+    assert convo.slots["order_proof"] is None  # the proof is not kept in a slot
+
+
+def test_postcode_verifies_the_order_whatever_the_spacing():
+    convo = Conversation()
+    verify(convo, "10423", seed_order("10423")["postcode"].lower().replace(" ", ""))
+    assert convo.slots["verified_orders"] == ["10423"]
+
+
+def test_wrong_proof_and_unknown_order_look_exactly_the_same():
+    wrong_email, unknown_order = Conversation(), Conversation()
+    verify(wrong_email, "10423", "someone.else@example.com")
+    verify(unknown_order, "99999", "someone.else@example.com")
+    assert wrong_email.said == unknown_order.said
+    assert "doesn't match our records" in wrong_email.said
+    assert wrong_email.slots == unknown_order.slots | {"verify_failures": 1}
+    assert wrong_email.slots["verified_orders"] is None
+    assert wrong_email.slots["order_id"] is None  # asked again
+
+
+def test_badly_formed_answers_get_a_hint_and_are_asked_again():
+    convo = Conversation()
+    convo.active_loop = "verify_order_form"
+    convo.user("my order", "inform", order_id="my order", requested_slot="order_id")
+    convo.run(ValidateVerifyOrderForm())
+    assert "like #10423" in convo.said and convo.slots["order_id"] is None
+    convo.user("10423", "inform", order_id="10423")
+    convo.run(ValidateVerifyOrderForm())
+    convo.user("yes", "affirm", order_proof="yes")
+    convo.run(ValidateVerifyOrderForm())
+    assert "email address" in convo.said and convo.slots["order_proof"] is None
+    assert convo.slots["verify_failures"] == 0  # a malformed answer is not a failed guess
+
+
+def test_three_failures_stop_verification_and_offer_a_person():
+    convo = Conversation()
+    convo.user("where is 10423", "order_status", order_topic="order_status")
+    for attempt in range(3):
+        verify(convo, "10423", f"guess{attempt}@example.com")
+    assert convo.slots["verify_failures"] == 3
+    assert convo.slots["requested_slot"] is None  # the form stops asking
+    convo.run(ActionAnswerOrderTopic())
+    assert "connect you with a person" in convo.said
+    assert convo.slots["pending_action"] == "handoff:verification_failed"
+    # The right answer now changes nothing: verification is locked for this conversation.
+    verify(convo, "10423")
+    assert convo.slots["verified_orders"] is None
+
+
+def test_a_verified_order_stays_verified():
+    convo = Conversation()
+    ask(convo, "order_status", "10423")
+    convo.user("and when will it arrive?", "shipping_eta", order_topic="shipping_eta")
+    convo.active_loop = "verify_order_form"
+    events = convo.run(ValidateVerifyOrderForm())
+    assert {"event": "slot", "name": "requested_slot", "value": None} in [
+        {k: e[k] for k in ("event", "name", "value")} for e in events if e["event"] == "slot"
+    ]
+    convo.run(ActionAnswerOrderTopic())
+    assert "#10423" in convo.said
+
+
+def test_slot_injection_cannot_reach_an_unverified_order():
+    """`/order_status{"order_id": "10402"}` typed by a shopper sets the slot directly."""
+    convo = Conversation()
+    ask(convo, "order_status", "10423")
+    convo.user('/order_status{"order_id": "10402"}', "order_status", order_id="10402")
+    convo.run(ActionAnswerOrderTopic())
+    assert convo.said == ""
+    convo.slots["pending_action"] = "cancel:10402"
+    convo.user("yes", "affirm")
+    convo.run(ActionResolveConfirmation())
+    assert "verify" in convo.said
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+def test_order_status_gives_state_carrier_tracking_and_window():
+    convo = Conversation()
+    ask(convo, "order_status", "10402")
+    shipment = seed_order("10402")["shipment"]
+    assert "#10402 is shipped" in convo.said
+    assert shipment["carrier"] in convo.said and shipment["tracking_number"] in convo.said
+    assert "should arrive between" in convo.said
+
+
+def test_eta_of_a_delayed_shipment_says_so_with_the_revised_date():
+    delayed = [
+        o
+        for o in ("10403", "10416", "10436", "10440", "10453", "10459")
+        if "revised_eta_in_days" in seed_order(o)["shipment"]
+    ]
+    convo = Conversation()
+    ask(convo, "shipping_eta", delayed[0])
+    assert "running late" in convo.said and "now expects to deliver it by" in convo.said
+
+
+def test_eta_of_an_unshipped_order_uses_processing_time():
+    convo = Conversation()
+    ask(convo, "shipping_eta", "10409")
+    assert "hasn't shipped yet" in convo.said and "should arrive between" in convo.said
+
+
+def test_refund_status_gives_amount_method_and_date(store):
+    convo = Conversation()
+    ask(convo, "refund", "10406")
+    refund = seed_order("10406")["refunds"][0]
+    assert f"${refund['amount']:,.2f}" in convo.said and refund["method"] in convo.said
+
+
+def test_refund_on_a_return_in_progress_explains_what_happens_next():
+    convo = Conversation()
+    ask(convo, "refund", "10433")
+    assert "as soon as RMA-" in convo.said
+
+
+def test_eligible_return_is_confirmed_then_stored(store):
+    convo = Conversation()
+    ask(convo, "return_item", "10424")
+    assert "can be returned until" in convo.said and "Shall I open the return" in convo.said
+    convo.user("yes", "affirm")
+    convo.run(ActionResolveConfirmation())
+    order = order_row(store, "10424")
+    assert order.status == "return_requested"
+    assert order.returns[0].rma_number in convo.said
+    assert order.returns[0].skus == ",".join(line["sku"] for line in seed_order("10424")["lines"])
+
+
+def test_return_outside_the_window_says_when_it_closed(store):
+    convo = Conversation()
+    ask(convo, "return_item", "10430")
+    assert "outside our 30-day return window" in convo.said and "closed on" in convo.said
+    assert convo.slots["pending_action"] is None
+    assert order_row(store, "10430").returns == []
+
+
+def test_final_sale_order_cannot_be_returned():
+    convo = Conversation()
+    ask(convo, "return_item", "10434")
+    assert "final sale" in convo.said
+
+
+def test_return_of_an_undelivered_order_is_refused():
+    convo = Conversation()
+    ask(convo, "return_item", "10415")
+    assert "hasn't been delivered yet" in convo.said
+
+
+def test_cancel_unshipped_order_after_confirmation_refunds_it(store):
+    convo = Conversation()
+    ask(convo, "cancel_order", "10409")
+    assert "Shall I cancel it now?" in convo.said
+    assert order_row(store, "10409").status == "paid"  # nothing written before "yes"
+    convo.user("yes", "affirm")
+    convo.run(ActionResolveConfirmation())
+    order = order_row(store, "10409")
+    assert order.status == "cancelled" and order.cancelled_at is not None
+    assert order.refunds[0].status == "pending" and "refunding" in convo.said
+
+
+def test_saying_no_leaves_the_order_alone(store):
+    convo = Conversation()
+    ask(convo, "cancel_order", "10409")
+    convo.user("no", "deny")
+    convo.run(ActionResolveConfirmation())
+    assert "left order #10409 as it is" in convo.said
+    assert order_row(store, "10409").status == "paid"
+
+
+def test_shipped_order_cannot_be_cancelled(store):
+    convo = Conversation()
+    ask(convo, "cancel_order", "10402")
+    assert "already shipped" in convo.said and "can't cancel" in convo.said
+    assert order_row(store, "10402").status == "shipped"
+
+
+def test_address_change_asks_confirms_and_writes(store):
+    convo = Conversation()
+    ask(convo, "change_shipping_address", "10405")
+    events = convo.run(ActionAnswerOrderTopic())
+    assert {"event": "followup", "name": "address_form"} in [
+        {k: e.get(k) for k in ("event", "name")} for e in events
+    ]
+    convo.active_loop = "address_form"
+    convo.user("12", "inform", new_address="12")
+    convo.run(ValidateAddressForm())
+    assert "full address" in convo.said and convo.slots["new_address"] is None
+    address = "Flat 2, 44 Mill Lane, Bristol BS1 5TR, UK"
+    convo.user(address, "inform", new_address=address)
+    convo.run(ValidateAddressForm())
+    convo.active_loop = None
+    convo.run(ActionConfirmAddressChange())
+    assert address in convo.said and convo.slots["pending_action"] == "address:10405"
+    convo.user("yes", "affirm")
+    convo.run(ActionResolveConfirmation())
+    assert order_row(store, "10405").ship_line1 == address
+
+
+def test_address_of_a_shipped_order_cannot_change():
+    convo = Conversation()
+    ask(convo, "change_shipping_address", "10402")
+    assert "can't change its address" in convo.said
+
+
+# --- people and fallbacks ------------------------------------------------------------------
+
+
+def test_handoff_records_request_with_transcript_and_pauses(store):
+    convo = Conversation("shopper-handoff")
+    ask(convo, "order_status", "10423")
+    convo.user("I want to talk to a person", "human_handoff")
+    events = convo.run(ActionHumanHandoff())
+    assert any(e["event"] == "pause" for e in events)
+    assert "reply right here" in convo.said
+    with session_scope(store) as session:
+        request = session.scalars(select(HandoffRequest)).one()
+        assert request.conversation_id == "shopper-handoff"
+        assert request.reason == "shopper_request" and request.order_number == "10423"
+        texts = [turn["text"] for turn in json.loads(request.transcript)]
+        assert texts[-1] == "I want to talk to a person"
+        assert request.created_at <= datetime.now(UTC).replace(tzinfo=None)
+    # Asking twice keeps one open request.
+    convo.run(ActionHumanHandoff())
+    with session_scope(store) as session:
+        assert len(session.scalars(select(HandoffRequest)).all()) == 1
+
+
+def test_complaint_offers_a_person_and_yes_hands_off(store):
+    convo = Conversation()
+    convo.user("this is ridiculous", "complaint")
+    convo.run(ActionOfferHandoff())
+    assert "person" in convo.said and convo.slots["pending_action"] == "handoff:complaint"
+    convo.user("yes", "affirm")
+    events = convo.run(ActionResolveConfirmation())
+    assert any(e["event"] == "pause" for e in events)
+    with session_scope(store) as session:
+        assert session.scalars(select(HandoffRequest.reason)).one() == "complaint"
+
+
+def test_what_it_cannot_do_is_said_honestly_with_a_way_out():
+    convo = Conversation()
+    convo.user("what's the weather tomorrow", "out_of_scope")
+    convo.run(ActionCannotHelp())
+    assert "can't help with that" in convo.said and "person" in convo.said
+    convo.user("no", "deny")
+    convo.run(ActionResolveConfirmation())
+    assert "just ask" in convo.said

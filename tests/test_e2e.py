@@ -1,0 +1,106 @@
+"""End to end: the real action server and Rasa server on loopback, the trained model, a
+fresh SQLite store, and conversations through Rasa's REST channel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.stack import Stack, free_port
+from tests.conftest import seed_order
+
+pytestmark = pytest.mark.e2e
+
+MODEL = os.environ.get("SA_MODEL")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not MODEL or not Path(MODEL).exists():
+        pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
+    tmp = tmp_path_factory.mktemp("e2e")
+    db_url = f"sqlite:///{tmp / 'store.db'}"
+    with Stack(
+        Path(MODEL),
+        rasa_port=free_port(),
+        action_port=free_port(),
+        log_dir=tmp,
+        env={"STORE_DATABASE_URL": db_url},
+    ) as running:
+        running.db_url = db_url
+        yield running
+
+
+def chat(stack: Stack, sender: str, message: str) -> str:
+    response = httpx.post(
+        f"{stack.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": message},
+        timeout=60,
+    )
+    response.raise_for_status()
+    return " ".join(m.get("text", "") for m in response.json())
+
+
+def test_order_status_with_verification(stack):
+    order = seed_order("10402")
+    assert "order number" in chat(stack, "e2e-status", "hi, where is my order?")
+    assert "email address or the delivery postcode" in chat(stack, "e2e-status", "#10402")
+    reply = chat(stack, "e2e-status", order["postcode"])
+    assert "#10402 is shipped" in reply
+    assert order["shipment"]["tracking_number"] in reply
+
+
+def test_refused_verification_reveals_nothing(stack):
+    chat(stack, "e2e-refused", "where's #10402?")
+    reply = chat(stack, "e2e-refused", "not.me@example.com")
+    assert "doesn't match our records" in reply
+    assert order_status_words_absent(reply)
+    chat(stack, "e2e-refused-unknown", "where's #99999?")
+    assert chat(stack, "e2e-refused-unknown", "not.me@example.com") == reply
+
+
+def order_status_words_absent(reply: str) -> bool:
+    return not any(word in reply for word in ("shipped", "tracking", "arrive", "UPS", "DHL"))
+
+
+def test_cancellation_is_written_to_the_database(stack):
+    order = seed_order("10413")
+    assert order["status"] == "paid"
+    chat(stack, "e2e-cancel", "I want to cancel order 10413")
+    assert "Shall I cancel it now?" in chat(stack, "e2e-cancel", order["email"])
+    assert "is cancelled" in chat(stack, "e2e-cancel", "yes")
+    with create_engine(stack.db_url).connect() as connection:
+        status = connection.execute(
+            text("select status from orders where number = '10413'")
+        ).scalar_one()
+    assert status == "cancelled"
+
+
+def test_address_change_then_a_person_who_takes_over(stack):
+    order = seed_order("10421")
+    assert order["status"] == "packed"
+    chat(stack, "e2e-address", "I put in the wrong address for order 10421")
+    reply = chat(stack, "e2e-address", order["email"])
+    assert "hasn't shipped yet" in reply and "new delivery address" in reply
+    new_address = "Flat 2, 44 Mill Lane, Bristol BS1 5TR, UK"
+    assert "Just to confirm" in chat(stack, "e2e-address", new_address)
+    assert "will now go to" in chat(stack, "e2e-address", "yes")
+    assert "reply right here" in chat(stack, "e2e-address", "can I talk to a human please")
+    assert chat(stack, "e2e-address", "hello?") == ""  # the bot stays quiet for the person
+    with create_engine(stack.db_url).connect() as connection:
+        assert (
+            connection.execute(
+                text("select ship_line1 from orders where number = '10421'")
+            ).scalar_one()
+            == new_address
+        )
+        assert (
+            connection.execute(
+                text("select reason from handoff_requests where conversation_id = 'e2e-address'")
+            ).scalar_one()
+            == "shopper_request"
+        )
