@@ -6,12 +6,14 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
+from bot.stack import free_port
 from bot.store.db import get_engine
 from bot.store.sql_source import SqlOrderSource
-from bot.stack import free_port
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
 
@@ -22,28 +24,49 @@ def _as_postgres(*command: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
+def postgres_url():
     if not PG_BIN:
         pytest.skip("PostgreSQL server binaries are not installed")
     bin_dir = PG_BIN[-1]
-    data = tmp_path_factory.mktemp("pg")
+    # Not under pytest's tmp dir: that is private to root, and the server runs as postgres.
+    data = Path(tempfile.mkdtemp(prefix="sa-pg-"))
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
     port = free_port()
-    subprocess.run(_as_postgres(f"{bin_dir}/initdb", "-D", str(data), "-A", "trust", "-U", "sa"),
-                   check=True, capture_output=True)
     subprocess.run(
-        _as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-w", "-l", str(data / "log"),
-                     "-o", f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"),
-        check=True, capture_output=True,
+        _as_postgres(f"{bin_dir}/initdb", "-D", str(data), "-A", "trust", "-U", "sa"),
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        _as_postgres(
+            f"{bin_dir}/pg_ctl",
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(data / "log"),
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+            "start",
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
-        subprocess.run(_as_postgres(f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port),
-                                    "-U", "sa", "shop"), check=True, capture_output=True)
+        subprocess.run(
+            _as_postgres(
+                f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "sa", "shop"
+            ),
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql+psycopg://sa@127.0.0.1:{port}/shop"
     finally:
-        subprocess.run(_as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"),
-                       capture_output=True)
+        subprocess.run(
+            _as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "fast", "stop"),
+            capture_output=True,
+        )
 
 
 def test_store_runs_on_postgresql(postgres_url):
