@@ -32,6 +32,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((HOST, port)) == 0
+
+
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -71,6 +76,13 @@ class Stack:
         path = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         path.write_text(yaml.safe_dump(endpoints))
         return path
+
+    def check_ports_free(self) -> None:
+        for port in (self.rasa_port, self.action_port):
+            if port_in_use(port):
+                raise RuntimeError(
+                    f"{HOST}:{port} is already in use (is the assistant already running?)"
+                )
 
     def start_actions(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -142,6 +154,7 @@ class Stack:
         self.processes.clear()
 
     def __enter__(self) -> Stack:
+        self.check_ports_free()
         try:
             self.start_actions()
             self.start_rasa()
@@ -156,7 +169,7 @@ class Stack:
 
 
 def _interrupt(*_: object) -> None:
-    """SIGTERM stops the stack like Ctrl-C does."""
+    """SIGTERM and SIGINT (Ctrl-C) stop the stack."""
     raise KeyboardInterrupt
 
 
@@ -170,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
 
     stack = Stack(args.model, args.port, args.action_port)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored
     try:
         if args.mode == "shell":
+            stack.check_ports_free()
             stack.start_actions()
             stack.wait_healthy()
             return subprocess.call(
@@ -206,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0
+    except RuntimeError as error:
+        print(f"Could not start: {error}", file=sys.stderr)
+        return 1
     finally:
         stack.stop()
 
