@@ -41,9 +41,9 @@ $(VENV_RASA): requirements-rasa.txt
 	touch $@
 
 # The model is named by a hash of everything training reads: unchanged inputs, no training.
-train: $(VENV_RASA)
+train: $(VENV_RASA) | var/log
 	@if [ -f $(MODEL) ]; then echo "Model up to date: $(MODEL)"; else \
-	  mkdir -p models var/log; echo "Training $(MODEL) (about a minute; log in var/log/train.log)"; \
+	  mkdir -p models; echo "Training $(MODEL) (about a minute; log in var/log/train.log)"; \
 	  $(RASA) train --data $(TRAIN_DATA) --fixed-model-name assistant-$(MODEL_HASH) --out models \
 	    > var/log/train.log 2>&1 || { tail -40 var/log/train.log; exit 1; }; \
 	  find models -name 'assistant-*.tar.gz' ! -name 'assistant-$(MODEL_HASH).tar.gz' -delete; \
@@ -61,7 +61,7 @@ db-reset: $(VENV)
 lint: $(VENV)
 	.venv/bin/ruff check .
 
-validate: $(VENV_RASA)
+validate: $(VENV_RASA) | var/log
 	$(RASA) data validate --data $(TRAIN_DATA) > var/log/validate.log 2>&1 \
 	  || { cat var/log/validate.log; exit 1; }
 	@grep -q "No story structure conflicts found" var/log/validate.log \
@@ -69,7 +69,7 @@ validate: $(VENV_RASA)
 	@echo "rasa data validate: ok"
 
 # Rasa test stories (happy and unhappy paths) against the trained model's policies.
-test-stories: train
+test-stories: train | var/log
 	rm -rf var/story-results
 	$(RASA) test core --stories tests/stories --model $(MODEL) --out var/story-results \
 	  --fail-on-prediction-errors > var/log/test-stories.log 2>&1 \
@@ -81,6 +81,9 @@ test: venvs lint validate test-stories
 
 bench: venvs train
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
+
+var/log:
+	mkdir -p $@
 
 clean:
 	rm -rf models var .pytest_cache
