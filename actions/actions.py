@@ -12,11 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import replies
+from bot.faq import service as faq
 from bot.handoff import record_handoff
 from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
 from bot.policy import change_check, load_policy, return_check
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
 
+YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 CAPABILITIES = (
     "I can check an order's status or delivery date, start a return, look up a refund, "
     "cancel an order or change its delivery address"
@@ -222,6 +224,15 @@ class ActionResolveConfirmation(Action):
             dispatcher.utter_message(text="Great!" if yes else "OK.")
             dispatcher.utter_message(response="utter_anything_else")
             return done
+        if kind == "faq_feedback":
+            if yes:
+                dispatcher.utter_message(text="Glad I could help!")
+                dispatcher.utter_message(response="utter_anything_else")
+                return done
+            dispatcher.utter_message(
+                text="Sorry about that. Would you like me to connect you with a person?"
+            )
+            return [SlotSet("pending_action", "handoff:bot_failed")]
         if kind == "handoff":
             if yes:
                 return done + hand_off(dispatcher, tracker, reason=number or "shopper_request")
@@ -326,17 +337,75 @@ class ActionOfferHandoff(Action):
         return [SlotSet("pending_action", "handoff:complaint")]
 
 
-class ActionCannotHelp(Action):
-    """Honest about what the assistant can't do, and never a dead end."""
+class ActionFaqAnswer(Action):
+    """A store question, or a message the NLU was unsure about: answer from the FAQ, offer
+    the closest entries, or say honestly that the assistant doesn't know."""
 
     def name(self) -> str:
-        return "action_cannot_help"
+        return "action_faq_answer"
 
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        question = tracker.latest_message.get("text") or ""
+        return say_faq_reply(dispatcher, tracker, faq.reply_to(question), question)
+
+
+class ActionFaqChoice(Action):
+    """The shopper picked one of the suggested FAQ entries."""
+
+    def name(self) -> str:
+        return "action_faq_choice"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        entry_id = next(tracker.get_latest_entity_values("faq_id"), None) or ""
+        question = last_shopper_text(tracker)
+        reply = faq.answer_entry(entry_id, faq.language_of(question) if question else None)
+        return say_faq_reply(dispatcher, tracker, reply, question)
+
+
+def last_shopper_text(tracker: Tracker) -> str:
+    """The last thing the shopper typed (a button press is not typing)."""
+    for event in reversed(tracker.events):
+        text = event.get("text") or ""
+        if event.get("event") == "user" and text and not text.startswith("/"):
+            return text
+    return ""
+
+
+def say_faq_reply(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reply: faq.FaqReply, question: str
+) -> list[EventType]:
+    misses = int(tracker.get_slot("faq_misses") or 0)
+    if reply.kind == "answer":
+        # faq_id travels in the message metadata, so transcripts and reports can count it.
+        dispatcher.utter_message(text=reply.text, faq_id=reply.entry_id)
+        dispatcher.utter_message(text="Did that help?", buttons=YES_NO)
+        return [
+            SlotSet("faq_misses", 0),
+            SlotSet("pending_action", f"faq_feedback:{reply.entry_id}"),
+        ]
+    if reply.kind == "suggest":
         dispatcher.utter_message(
-            text=f"Sorry, I can't help with that one. {CAPABILITIES}. "
-            "Would you like me to connect you with a person instead?"
+            text="I'm not sure I understood. Did you mean one of these?",
+            buttons=[
+                {"title": entry.question, "payload": f'/faq_choice{{"faq_id": "{entry.id}"}}'}
+                for entry in reply.suggestions
+            ],
         )
-        return [SlotSet("pending_action", "handoff:bot_failed")]
+        return [SlotSet("pending_action", None)]
+    misses += 1
+    if misses >= 2:
+        dispatcher.utter_message(
+            text="I'm sorry, I don't know that one either. A person from our team can help "
+            "with this: shall I connect you?"
+        )
+    else:
+        dispatcher.utter_message(
+            text=f"Sorry, I don't know that one. {CAPABILITIES}, and answer questions about "
+            "shipping, returns, payment and your account. Could you put it another way, or "
+            "shall I connect you with a person?"
+        )
+    return [SlotSet("faq_misses", misses), SlotSet("pending_action", "handoff:bot_failed")]

@@ -1,33 +1,104 @@
-"""`bot` command line: manage the store database."""
+"""`bot` command line: the store database and the FAQ search."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
-from sqlalchemy import func, select
-
-from bot.store.db import get_engine, reset_database, session_scope
-from bot.store.models import Order
+from bot.faq.entries import DEFAULT_FAQ, FaqError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bot", description="Storefront Assist tools")
     sub = parser.add_subparsers(dest="command", required=True)
+
     db = sub.add_parser("db", help="the store database (STORE_DATABASE_URL)")
     db.add_argument(
         "action",
         choices=["init", "reset"],
         help="init: create and seed if empty; reset: drop everything and seed the demo shop again",
     )
+
+    faq = sub.add_parser("faq", help="the FAQ search (model: FAQ_MODEL)")
+    faq_sub = faq.add_subparsers(dest="faq_command", required=True)
+    build = faq_sub.add_parser("build", help="build (or load) the index of a FAQ file or folder")
+    build.add_argument("path", nargs="?", type=Path, default=DEFAULT_FAQ)
+    ask = faq_sub.add_parser("ask", help="the top entries for a question, and the decision")
+    ask.add_argument("question")
+    ask.add_argument("--faq", type=Path, default=DEFAULT_FAQ)
+    ask.add_argument("--k", type=int, default=5)
+    evaluate = faq_sub.add_parser(
+        "eval", help="hit@1, hit@3, MRR and decisions on a CSV with columns query,expected_id"
+    )
+    evaluate.add_argument("queries", type=Path)
+    evaluate.add_argument("--faq", type=Path, default=DEFAULT_FAQ)
+    evaluate.add_argument("--out", type=Path, help="JSON file (default: var/faq-eval/NAME.json)")
+
     args = parser.parse_args(argv)
+    try:
+        if args.command == "db":
+            return run_db(args.action)
+        return run_faq(args)
+    except (FaqError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def run_db(action: str) -> int:
+    from sqlalchemy import func, select
+
+    from bot.store.db import get_engine, reset_database, session_scope
+    from bot.store.models import Order
 
     engine = get_engine()  # creates and seeds an empty database
-    if args.action == "reset":
+    if action == "reset":
         reset_database(engine)
     with session_scope(engine) as session:
         orders = session.scalar(select(func.count(Order.id)))
     print(f"{engine.url.render_as_string(hide_password=True)}: {orders} orders")
+    return 0
+
+
+def run_faq(args: argparse.Namespace) -> int:
+    from bot.faq.decide import decide, faq_model, thresholds
+    from bot.faq.evaluate import evaluate, read_queries
+    from bot.faq.index import FaqIndex
+
+    model = faq_model()
+    path = args.path if args.faq_command == "build" else args.faq
+    started = time.perf_counter()
+    index = FaqIndex.load_or_build(path, model)
+    if args.faq_command == "build":
+        print(
+            f"{path}: {len(index.entries)} entries, {len(index.phrasings)} phrasings, "
+            f"model {model}, ready in {time.perf_counter() - started:.1f} s"
+        )
+        return 0
+    answer_at, suggest_at = thresholds(model)
+    if args.faq_command == "ask":
+        matches = index.search(args.question, args.k)
+        for match in matches:
+            print(f"{match.score:.3f}  {match.entry.id:<28} {match.entry.question}")
+        decision = decide(matches, answer_at, suggest_at)
+        ids = ", ".join(m.entry.id for m in decision.matches)
+        print(f"decision: {decision.kind}" + (f" ({ids})" if ids else ""))
+        return 0
+    result = evaluate(index, read_queries(args.queries), answer_at, suggest_at)
+    result = {
+        "queries_file": str(args.queries),
+        "faq": str(path),
+        "model": model,
+        "thresholds": {"answer": answer_at, "suggest": suggest_at},
+        **result,
+    }
+    out = args.out or Path("var") / "faq-eval" / f"{args.queries.stem}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written: {out}", file=sys.stderr)
     return 0
 
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from actions.actions import (
     ActionAnswerOrderTopic,
-    ActionCannotHelp,
     ActionConfirmAddressChange,
+    ActionFaqAnswer,
+    ActionFaqChoice,
     ActionHumanHandoff,
     ActionOfferHandoff,
     ActionResolveConfirmation,
@@ -297,11 +298,54 @@ def test_complaint_offers_a_person_and_yes_hands_off(store):
         assert session.scalars(select(HandoffRequest.reason)).one() == "complaint"
 
 
-def test_what_it_cannot_do_is_said_honestly_with_a_way_out():
+def test_a_store_question_is_answered_from_the_faq_with_its_id():
+    convo = Conversation()
+    convo.user("how much does delivery cost?", "faq")
+    dispatcher_events = convo.run(ActionFaqAnswer())
+    assert "free on orders over $50" in convo.said and "Did that help?" in convo.said
+    assert convo.slots["pending_action"] == "faq_feedback:shipping-cost"
+    assert ("faq_misses", 0) in [(e["name"], e["value"]) for e in dispatcher_events]
+    convo.user("no", "deny")
+    convo.run(ActionResolveConfirmation())
+    assert "connect you with a person" in convo.said
+    assert convo.slots["pending_action"] == "handoff:bot_failed"
+
+
+def test_the_faq_id_travels_in_the_message_metadata():
+    from rasa_sdk.executor import CollectingDispatcher
+
+    convo = Conversation()
+    convo.user("do you ship to the uk?", "faq")
+    dispatcher = CollectingDispatcher()
+    ActionFaqAnswer().run(dispatcher, convo.tracker(), {})
+    assert dispatcher.messages[0]["faq_id"] == "international-shipping"
+
+
+def test_a_middling_match_offers_suggestions_as_buttons():
+    from rasa_sdk.executor import CollectingDispatcher
+
+    convo = Conversation()
+    convo.user("do you deliver to Japan?", "faq")
+    dispatcher = CollectingDispatcher()
+    ActionFaqAnswer().run(dispatcher, convo.tracker(), {})
+    buttons = dispatcher.messages[0]["buttons"]
+    assert "Did you mean" in dispatcher.messages[0]["text"]
+    assert buttons[0]["payload"] == '/faq_choice{"faq_id": "international-shipping"}'
+    convo.user(buttons[0]["payload"], "faq_choice")
+    convo.latest["entities"] = [{"entity": "faq_id", "value": "international-shipping"}]
+    convo.run(ActionFaqChoice())
+    assert "We ship to Canada, the UK" in convo.said
+
+
+def test_unknown_twice_in_a_row_offers_a_person():
     convo = Conversation()
     convo.user("what's the weather tomorrow", "out_of_scope")
-    convo.run(ActionCannotHelp())
-    assert "can't help with that" in convo.said and "person" in convo.said
+    convo.run(ActionFaqAnswer())
+    assert "don't know that one" in convo.said and "put it another way" in convo.said
+    convo.user("who won the match yesterday", "nlu_fallback")
+    convo.run(ActionFaqAnswer())
+    assert "shall I connect you" in convo.said
+    assert convo.slots["pending_action"] == "handoff:bot_failed"
     convo.user("no", "deny")
     convo.run(ActionResolveConfirmation())
     assert "just ask" in convo.said

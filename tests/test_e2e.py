@@ -104,3 +104,17 @@ def test_address_change_then_a_person_who_takes_over(stack):
             ).scalar_one()
             == "shopper_request"
         )
+
+
+def test_a_store_question_gets_the_faq_answer(stack):
+    reply = chat(stack, "e2e-faq", "Do you ship to Canada?")
+    assert "We ship to Canada, the UK" in reply and "Did that help?" in reply
+    assert "Glad I could help" in chat(stack, "e2e-faq", "yes")
+    tracker = httpx.get(f"{stack.rasa_url}/conversations/e2e-faq/tracker", timeout=30).json()
+    answers = [e for e in tracker["events"] if e["event"] == "bot" and "Canada" in e["text"]]
+    assert answers[0]["metadata"]["faq_id"] == "international-shipping"
+
+
+def test_an_off_topic_question_is_not_answered_from_the_faq(stack):
+    reply = chat(stack, "e2e-off-topic", "what's the capital of Peru?")
+    assert "don't know that one" in reply

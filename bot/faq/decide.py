@@ -1,0 +1,62 @@
+"""Answer, suggest or admit not knowing: the FAQ decision, with thresholds per model.
+
+The thresholds were derived with `python -m benchmarks.faq_calibrate` on
+benchmarks/faq/calibration.csv (41 in-scope questions in 8 languages, 15 off-topic ones),
+kept apart from the benchmark sets; the README gives the numbers.
+- suggest: the score that best separates in-scope from off-topic questions (Youden's J).
+- answer: the lowest score above which the top match was right for every calibration question.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from bot.faq.index import Match
+
+# model: (answer, suggest)
+THRESHOLDS: dict[str, tuple[float, float]] = {
+    "e5-small+use-m3": (0.867, 0.789),
+    "e5-small": (0.915, 0.875),
+    "use-m3": (0.726, 0.477),
+    "minilm": (0.683, 0.528),
+}
+DEFAULT_MODEL = "e5-small+use-m3"
+SUGGESTIONS = 3
+
+
+def faq_model() -> str:
+    """`FAQ_MODEL`: e5-small+use-m3 (default), e5-small, use-m3, minilm or st:/path/to/model."""
+    return os.environ.get("FAQ_MODEL") or DEFAULT_MODEL
+
+
+def thresholds(model: str) -> tuple[float, float]:
+    """Per-model thresholds; `FAQ_ANSWER_THRESHOLD` / `FAQ_SUGGEST_THRESHOLD` override them."""
+    answer, suggest = THRESHOLDS.get(model, (None, None))
+    answer = float(os.environ.get("FAQ_ANSWER_THRESHOLD") or answer or 0)
+    suggest = float(os.environ.get("FAQ_SUGGEST_THRESHOLD") or suggest or 0)
+    if not answer or not suggest:
+        raise ValueError(
+            f"no thresholds for FAQ model {model!r}: set FAQ_ANSWER_THRESHOLD "
+            "and FAQ_SUGGEST_THRESHOLD (calibrate with benchmarks.faq_calibrate)"
+        )
+    return answer, suggest
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: str  # "answer", "suggest" or "unknown"
+    matches: tuple[Match, ...]
+
+    @property
+    def best(self) -> Match | None:
+        return self.matches[0] if self.matches else None
+
+
+def decide(matches: list[Match], answer_at: float, suggest_at: float) -> Decision:
+    if matches and matches[0].score >= answer_at:
+        return Decision("answer", (matches[0],))
+    suggestions = tuple(m for m in matches[:SUGGESTIONS] if m.score >= suggest_at)
+    if suggestions:
+        return Decision("suggest", suggestions)
+    return Decision("unknown", ())

@@ -1,0 +1,102 @@
+"""The FAQ search index: every phrasing of every entry, encoded and kept in faiss (inner
+product on normalised vectors, i.e. cosine). Cached on disk by FAQ content and model, and
+rebuilt by itself when the FAQ changes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bot.faq.encoders import Encoder, get_encoder
+from bot.faq.entries import DEFAULT_FAQ, FaqEntry, content_hash, faq_files, load_faq
+from bot.settings import PROJECT_ROOT
+
+CACHE_DIR = PROJECT_ROOT / "var" / "faq-index"
+
+
+@dataclass(frozen=True)
+class Match:
+    entry: FaqEntry
+    score: float
+    phrasing: str
+
+
+class FaqIndex:
+    def __init__(self, entries: list[FaqEntry], encoder: Encoder, index, rows: np.ndarray):
+        self.entries = entries
+        self.encoder = encoder
+        self.index = index
+        self.rows = rows  # row i of the index is a phrasing of entries[rows[i]]
+        self.phrasings = [p for entry in entries for p in entry.phrasings]
+
+    @classmethod
+    def load_or_build(
+        cls,
+        path: Path = DEFAULT_FAQ,
+        model: str = "e5-small+use-m3",
+        cache_dir: Path | None = None,
+    ) -> FaqIndex:
+        entries = load_faq(path)
+        encoder = get_encoder(model)
+        rows = np.array(
+            [i for i, entry in enumerate(entries) for _ in entry.phrasings], dtype=np.int64
+        )
+        safe_model = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[-60:]
+        cached = Path(cache_dir or CACHE_DIR) / f"{content_hash(path)}-{safe_model}.faiss"
+        if cached.exists():
+            index = faiss.read_index(str(cached))
+        else:
+            index = build_index(entries, encoder)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".tmp")
+            faiss.write_index(index, str(partial))
+            partial.replace(cached)  # never leave a half-written index behind
+        return cls(entries, encoder, index, rows)
+
+    def search(self, query: str, k: int = 5) -> list[Match]:
+        """The k best entries for the query, each scored by its closest phrasing."""
+        if not self.entries or not query.strip():
+            return []
+        vector = self.encoder.encode([query], "query")
+        scores, ids = self.index.search(vector, min(len(self.rows), k * 8))
+        best: dict[int, Match] = {}
+        for score, row in zip(scores[0], ids[0], strict=True):
+            if row < 0:
+                continue
+            entry_number = int(self.rows[row])
+            if entry_number not in best:
+                best[entry_number] = Match(
+                    self.entries[entry_number], float(score), self.phrasings[row]
+                )
+        return sorted(best.values(), key=lambda m: m.score, reverse=True)[:k]
+
+
+def build_index(entries: list[FaqEntry], encoder: Encoder):
+    texts = [p for entry in entries for p in entry.phrasings]
+    dim = encoder.encode(["dimension probe"], "document").shape[1]
+    index = faiss.IndexFlatIP(dim)
+    if texts:
+        index.add(encoder.encode(texts, "document"))
+    return index
+
+
+_lock = threading.Lock()
+_loaded: dict[tuple[str, str], tuple[tuple, FaqIndex]] = {}
+
+
+def get_index(path: Path = DEFAULT_FAQ, model: str = "e5-small+use-m3") -> FaqIndex:
+    """The index for this FAQ and model, loaded once per process and reloaded when a FAQ
+    file changes (checked by modification time and size, which costs a stat per file)."""
+    key = (str(path), model)
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in faq_files(path))
+    with _lock:
+        if key in _loaded and _loaded[key][0] == stamp:
+            return _loaded[key][1]
+        index = FaqIndex.load_or_build(path, model)
+        _loaded[key] = (stamp, index)
+        return index

@@ -1,0 +1,49 @@
+"""What the assistant says for a store question: a FAQ answer, a few suggestions, or an
+honest "I don't know". Used by the actions and by `bot faq ask`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import py3langid
+
+from bot.faq.decide import Decision, decide, faq_model, thresholds
+from bot.faq.entries import DEFAULT_FAQ, FaqEntry
+from bot.faq.index import get_index
+
+
+@dataclass(frozen=True)
+class FaqReply:
+    kind: str  # "answer", "suggest" or "unknown"
+    text: str = ""
+    entry_id: str | None = None
+    suggestions: list[FaqEntry] = field(default_factory=list)
+
+
+def language_of(text: str) -> str:
+    return py3langid.classify(text)[0]
+
+
+def search(question: str, path: Path = DEFAULT_FAQ) -> Decision:
+    model = faq_model()
+    matches = get_index(path, model).search(question, 5)
+    return decide(matches, *thresholds(model))
+
+
+def reply_to(question: str, path: Path = DEFAULT_FAQ) -> FaqReply:
+    decision = search(question, path)
+    if decision.kind == "answer":
+        entry = decision.best.entry
+        return FaqReply("answer", entry.answer_in(language_of(question)), entry.id)
+    if decision.kind == "suggest":
+        return FaqReply("suggest", suggestions=[m.entry for m in decision.matches])
+    return FaqReply("unknown")
+
+
+def answer_entry(entry_id: str, language: str | None = None, path: Path = DEFAULT_FAQ) -> FaqReply:
+    """The answer of one entry (a suggestion the shopper picked); unknown if it is gone."""
+    for entry in get_index(path, faq_model()).entries:
+        if entry.id == entry_id:
+            return FaqReply("answer", entry.answer_in(language), entry.id)
+    return FaqReply("unknown")
