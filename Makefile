@@ -83,6 +83,7 @@ test: venvs lint validate test-stories
 
 bench: venvs train
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
+	$(PY) -m benchmarks.faq
 
 var/log:
 	mkdir -p $@

@@ -3,6 +3,8 @@ source (`bot.orders`), and say what happened (`bot.replies`)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +15,16 @@ from rasa_sdk.types import DomainDict
 
 from bot import replies
 from bot.faq import service as faq
+from bot.faq.entries import FaqError
 from bot.handoff import record_handoff
 from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
 from bot.policy import change_check, load_policy, return_check
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
+
+logger = logging.getLogger(__name__)
+
+# Load the FAQ models and index while the action server starts, not on the first question.
+threading.Thread(target=faq.warm_up, name="faq-warm-up", daemon=True).start()
 
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 CAPABILITIES = (
@@ -348,7 +356,13 @@ class ActionFaqAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         question = tracker.latest_message.get("text") or ""
-        return say_faq_reply(dispatcher, tracker, faq.reply_to(question), question)
+        try:
+            reply = faq.reply_to(question)
+        except FaqError:
+            # A broken FAQ file must not break the conversation: say we don't know.
+            logger.exception("the FAQ cannot be loaded")
+            reply = faq.FaqReply("unknown")
+        return say_faq_reply(dispatcher, tracker, reply, question)
 
 
 class ActionFaqChoice(Action):

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.faq.entries import DEFAULT_FAQ, FaqError
+from bot.faq.entries import FaqError, faq_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,16 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     faq = sub.add_parser("faq", help="the FAQ search (model: FAQ_MODEL)")
     faq_sub = faq.add_subparsers(dest="faq_command", required=True)
     build = faq_sub.add_parser("build", help="build (or load) the index of a FAQ file or folder")
-    build.add_argument("path", nargs="?", type=Path, default=DEFAULT_FAQ)
+    build.add_argument("path", nargs="?", type=Path, default=faq_path())
     ask = faq_sub.add_parser("ask", help="the top entries for a question, and the decision")
     ask.add_argument("question")
-    ask.add_argument("--faq", type=Path, default=DEFAULT_FAQ)
+    ask.add_argument("--faq", type=Path, default=faq_path())
     ask.add_argument("--k", type=int, default=5)
     evaluate = faq_sub.add_parser(
         "eval", help="hit@1, hit@3, MRR and decisions on a CSV with columns query,expected_id"
     )
     evaluate.add_argument("queries", type=Path)
-    evaluate.add_argument("--faq", type=Path, default=DEFAULT_FAQ)
+    evaluate.add_argument("--faq", type=Path, default=faq_path())
     evaluate.add_argument("--out", type=Path, help="JSON file (default: var/faq-eval/NAME.json)")
 
     args = parser.parse_args(argv)

@@ -349,3 +349,13 @@ def test_unknown_twice_in_a_row_offers_a_person():
     convo.user("no", "deny")
     convo.run(ActionResolveConfirmation())
     assert "just ask" in convo.said
+
+
+def test_a_broken_faq_gets_an_honest_answer_not_an_error(tmp_path, monkeypatch):
+    broken = tmp_path / "faq.yml"
+    broken.write_text("entries:\n  - id: x\n    question: Q?\n")  # no answer
+    monkeypatch.setenv("FAQ_PATH", str(broken))
+    convo = Conversation()
+    convo.user("do you ship to canada?", "faq")
+    convo.run(ActionFaqAnswer())
+    assert "don't know that one" in convo.said

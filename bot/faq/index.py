@@ -11,6 +11,7 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+from tqdm import tqdm
 
 from bot.faq.encoders import Encoder, get_encoder
 from bot.faq.entries import DEFAULT_FAQ, FaqEntry, content_hash, faq_files, load_faq
@@ -76,12 +77,19 @@ class FaqIndex:
         return sorted(best.values(), key=lambda m: m.score, reverse=True)[:k]
 
 
+BATCH = 256
+
+
 def build_index(entries: list[FaqEntry], encoder: Encoder):
+    """Encodes in batches (bounded memory) with a progress bar when the FAQ is large."""
     texts = [p for entry in entries for p in entry.phrasings]
     dim = encoder.encode(["dimension probe"], "document").shape[1]
     index = faiss.IndexFlatIP(dim)
-    if texts:
-        index.add(encoder.encode(texts, "document"))
+    batches = range(0, len(texts), BATCH)
+    for start in tqdm(
+        batches, desc="Indexing the FAQ", unit="batch", disable=len(texts) <= 4 * BATCH
+    ):
+        index.add(encoder.encode(texts[start : start + BATCH], "document"))
     return index
 
 

@@ -3,13 +3,14 @@ honest "I don't know". Used by the actions and by `bot faq ask`."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import py3langid
 
 from bot.faq.decide import Decision, decide, faq_model, thresholds
-from bot.faq.entries import DEFAULT_FAQ, FaqEntry
+from bot.faq.entries import FaqEntry, faq_path
 from bot.faq.index import get_index
 
 
@@ -21,17 +22,23 @@ class FaqReply:
     suggestions: list[FaqEntry] = field(default_factory=list)
 
 
+def warm_up() -> None:
+    """Load the model and index now; a broken FAQ is reported when a question comes."""
+    with contextlib.suppress(Exception):
+        search("warm up")
+
+
 def language_of(text: str) -> str:
     return py3langid.classify(text)[0]
 
 
-def search(question: str, path: Path = DEFAULT_FAQ) -> Decision:
+def search(question: str, path: Path | None = None) -> Decision:
     model = faq_model()
-    matches = get_index(path, model).search(question, 5)
+    matches = get_index(path or faq_path(), model).search(question, 5)
     return decide(matches, *thresholds(model))
 
 
-def reply_to(question: str, path: Path = DEFAULT_FAQ) -> FaqReply:
+def reply_to(question: str, path: Path | None = None) -> FaqReply:
     decision = search(question, path)
     if decision.kind == "answer":
         entry = decision.best.entry
@@ -41,9 +48,9 @@ def reply_to(question: str, path: Path = DEFAULT_FAQ) -> FaqReply:
     return FaqReply("unknown")
 
 
-def answer_entry(entry_id: str, language: str | None = None, path: Path = DEFAULT_FAQ) -> FaqReply:
+def answer_entry(entry_id: str, language: str | None = None, path: Path | None = None) -> FaqReply:
     """The answer of one entry (a suggestion the shopper picked); unknown if it is gone."""
-    for entry in get_index(path, faq_model()).entries:
+    for entry in get_index(path or faq_path(), faq_model()).entries:
         if entry.id == entry_id:
             return FaqReply("answer", entry.answer_in(language), entry.id)
     return FaqReply("unknown")
