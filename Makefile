@@ -7,6 +7,8 @@ SHELL := /bin/bash
 export RASA_TELEMETRY_ENABLED := false
 export HF_HUB_OFFLINE := 1
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# Rasa imports our custom NLU components (rasa_components/) from the project root.
+export PYTHONPATH := $(CURDIR)
 
 PY311 ?= $(shell command -v python3.11 || echo python3)
 PY310 ?= $(shell p=$$(pyenv prefix 3.10.13 2>/dev/null) && echo $$p/bin/python || command -v python3.10)
@@ -19,7 +21,7 @@ PIP_QUIET := --quiet --disable-pip-version-check
 # Training data. The FAQ (data/faq) and the demo shop (data/shop) are not training data:
 # editing them never needs a retrain.
 TRAIN_DATA := $(sort $(wildcard data/nlu/*.yml)) $(sort $(wildcard data/rules*.yml data/stories*.yml))
-TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt
+TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt $(sort $(wildcard rasa_components/*.py))
 MODEL_HASH = $(shell cat $(TRAIN_INPUTS) | sha256sum | cut -c1-16)
 MODEL = models/assistant-$(MODEL_HASH).tar.gz
 

@@ -26,7 +26,7 @@ from bot.stack import RASA_BIN, Stack, free_port
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 NLU_FILES = sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml"))
 RULE_FILES = [PROJECT_ROOT / "data" / "rules.yml", PROJECT_ROOT / "data" / "stories.yml"]
-ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false"}
+ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
 HELD_OUT_SHARE = 0.2
 
 
@@ -75,6 +75,8 @@ def held_out_accuracy(work: Path) -> dict:
         check=True,
         capture_output=True,
     )
+    if not (work / "heldout.tar.gz").is_file():  # rasa test would fall back to another model
+        raise RuntimeError("training the held-out NLU model produced no model")
     subprocess.run(
         [
             str(RASA_BIN),

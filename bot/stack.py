@@ -58,7 +58,12 @@ class Stack:
         self.rasa_port = rasa_port
         self.action_port = action_port
         self.log_dir = Path(log_dir)
-        self.env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", **(env or {})}
+        self.env = {
+            **os.environ,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PYTHONPATH": str(PROJECT_ROOT),  # Rasa imports rasa_components/ from here
+            **(env or {}),
+        }
         self.processes: dict[str, subprocess.Popen] = {}
 
     @property
