@@ -50,6 +50,7 @@ class Conversation:
         self.latest: dict[str, Any] = {}
         self.active_loop: str | None = None
         self.messages: list[str] = []
+        self.sent: list[dict[str, Any]] = []
 
     def user(self, text: str, intent: str = "inform", **slots: Any) -> None:
         """The shopper says something; `slots` are what Rasa's slot mappings extracted."""
@@ -82,6 +83,7 @@ class Conversation:
         dispatcher = CollectingDispatcher()
         result = action.run(dispatcher, self.tracker(), DOMAIN)
         events = asyncio.run(result) if asyncio.iscoroutine(result) else result
+        self.sent = dispatcher.messages  # whole messages: buttons, metadata
         said = [m.get("text") or m.get("response") for m in dispatcher.messages]
         self.messages = said
         for message in said:

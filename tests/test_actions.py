@@ -312,24 +312,18 @@ def test_a_store_question_is_answered_from_the_faq_with_its_id():
 
 
 def test_the_faq_id_travels_in_the_message_metadata():
-    from rasa_sdk.executor import CollectingDispatcher
-
     convo = Conversation()
     convo.user("do you ship to the uk?", "faq")
-    dispatcher = CollectingDispatcher()
-    ActionFaqAnswer().run(dispatcher, convo.tracker(), {})
-    assert dispatcher.messages[0]["faq_id"] == "international-shipping"
+    convo.run(ActionFaqAnswer())
+    assert convo.sent[0]["faq_id"] == "international-shipping"
 
 
 def test_a_middling_match_offers_suggestions_as_buttons():
-    from rasa_sdk.executor import CollectingDispatcher
-
     convo = Conversation()
     convo.user("do you deliver to Japan?", "faq")
-    dispatcher = CollectingDispatcher()
-    ActionFaqAnswer().run(dispatcher, convo.tracker(), {})
-    buttons = dispatcher.messages[0]["buttons"]
-    assert "Did you mean" in dispatcher.messages[0]["text"]
+    convo.run(ActionFaqAnswer())
+    buttons = convo.sent[0]["buttons"]
+    assert "Did you mean" in convo.said
     assert buttons[0]["payload"] == '/faq_choice{"faq_id": "international-shipping"}'
     convo.user(buttons[0]["payload"], "faq_choice")
     convo.latest["entities"] = [{"entity": "faq_id", "value": "international-shipping"}]
