@@ -32,6 +32,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def tracker_database_url() -> str:
+    """`TRACKER_DATABASE_URL`: where Rasa keeps conversations; a SQLite file by default."""
+    (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    return (
+        os.environ.get("TRACKER_DATABASE_URL") or f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
+    )
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((HOST, port)) == 0
@@ -53,8 +61,10 @@ class Stack:
         action_port: int = 5055,
         log_dir: Path = PROJECT_ROOT / "var" / "log",
         env: dict[str, str] | None = None,
+        tracker_url: str | None = None,
     ) -> None:
         self.model = Path(model)
+        self.tracker_url = tracker_url or tracker_database_url()
         self.rasa_port = rasa_port
         self.action_port = action_port
         self.log_dir = Path(log_dir)
@@ -75,9 +85,11 @@ class Stack:
         return f"http://{HOST}:{self.action_port}"
 
     def endpoints_file(self) -> Path:
-        """The project's endpoints.yml, pointed at this stack's action server."""
+        """The project's endpoints.yml, pointed at this stack's action server and tracker
+        database (Rasa takes a full database URL as the SQL tracker store's url)."""
         endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text()) or {}
         endpoints["action_endpoint"] = {"url": f"{self.action_url}/webhook"}
+        endpoints["tracker_store"] = {"type": "SQL", "url": self.tracker_url}
         path = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         path.write_text(yaml.safe_dump(endpoints))
         return path

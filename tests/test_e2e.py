@@ -22,17 +22,22 @@ MODEL = os.environ.get("SA_MODEL")
 def stack(tmp_path_factory):
     if not MODEL or not Path(MODEL).exists():
         pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
-    tmp = tmp_path_factory.mktemp("e2e")
-    db_url = f"sqlite:///{tmp / 'store.db'}"
-    with Stack(
+    with new_stack(tmp_path_factory.mktemp("e2e")) as running:
+        yield running
+
+
+def new_stack(tmp: Path) -> Stack:
+    """A stack with its own store and tracker databases in tmp (kept across restarts)."""
+    stack = Stack(
         Path(MODEL),
         rasa_port=free_port(),
         action_port=free_port(),
         log_dir=tmp,
-        env={"STORE_DATABASE_URL": db_url},
-    ) as running:
-        running.db_url = db_url
-        yield running
+        env={"STORE_DATABASE_URL": f"sqlite:///{tmp / 'store.db'}"},
+        tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
+    )
+    stack.db_url = stack.env["STORE_DATABASE_URL"]
+    return stack
 
 
 def chat(stack: Stack, sender: str, message: str) -> str:
@@ -118,3 +123,15 @@ def test_a_store_question_gets_the_faq_answer(stack):
 def test_an_off_topic_question_is_not_answered_from_the_faq(stack):
     reply = chat(stack, "e2e-off-topic", "what's the capital of Peru?")
     assert "don't know that one" in reply
+
+
+def test_a_restart_keeps_the_conversation_and_its_verified_order(tmp_path):
+    if not MODEL or not Path(MODEL).exists():
+        pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
+    order = seed_order("10415")
+    with new_stack(tmp_path) as before:
+        chat(before, "e2e-restart", "where is order 10415?")
+        assert "#10415 is on its way" in chat(before, "e2e-restart", order["email"])
+    with new_stack(tmp_path) as after:  # both servers restarted, same databases
+        reply = chat(after, "e2e-restart", "when will it arrive?")
+    assert reply.startswith("Order #10415")  # answered without verifying again
