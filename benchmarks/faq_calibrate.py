@@ -8,12 +8,12 @@ answer: the lowest score above which every calibration question's top match was 
 
 from __future__ import annotations
 
-import csv
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from bot.faq.evaluate import read_queries
 from bot.faq.index import FaqIndex
 
 CALIBRATION = Path(__file__).parent / "faq" / "calibration.csv"
@@ -21,11 +21,10 @@ CALIBRATION = Path(__file__).parent / "faq" / "calibration.csv"
 
 def calibrate(model: str, cache_dir: Path | None = None) -> dict:
     index = FaqIndex.load_or_build(model=model, cache_dir=cache_dir)
-    rows = list(csv.DictReader(CALIBRATION.open(encoding="utf-8")))
     tops = []
-    for row in rows:
-        best = index.search(row["query"], 1)[0]
-        tops.append((best.score, row["expected_id"], best.entry.id))
+    for query, expected in read_queries(CALIBRATION):
+        best = index.search(query, 1)[0]
+        tops.append((best.score, expected, best.entry.id))
     in_scope = np.array([s for s, expected, _ in tops if expected])
     off_topic = np.array([s for s, expected, _ in tops if not expected])
     candidates = np.unique(np.concatenate([in_scope, off_topic]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from bot.faq.encoders import DEFAULT_MODEL
 from bot.faq.index import Match
 
 # model: (answer, suggest)
@@ -21,7 +22,6 @@ THRESHOLDS: dict[str, tuple[float, float]] = {
     "use-m3": (0.726, 0.477),
     "minilm": (0.683, 0.528),
 }
-DEFAULT_MODEL = "e5-small+use-m3"
 SUGGESTIONS = 3
 
 

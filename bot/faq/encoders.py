@@ -17,6 +17,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 Kind = Literal["query", "document"]
+DEFAULT_MODEL = "e5-small+use-m3"  # why: README, "The FAQ"; FAQ_MODEL overrides it
 
 
 class Encoder(Protocol):

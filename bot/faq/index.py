@@ -13,7 +13,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from bot.faq.encoders import Encoder, get_encoder
+from bot.faq.encoders import DEFAULT_MODEL, Encoder, get_encoder
 from bot.faq.entries import DEFAULT_FAQ, FaqEntry, content_hash, faq_files, load_faq
 from bot.settings import PROJECT_ROOT
 
@@ -39,7 +39,7 @@ class FaqIndex:
     def load_or_build(
         cls,
         path: Path = DEFAULT_FAQ,
-        model: str = "e5-small+use-m3",
+        model: str = DEFAULT_MODEL,
         cache_dir: Path | None = None,
     ) -> FaqIndex:
         entries = load_faq(path)
@@ -97,7 +97,7 @@ _lock = threading.Lock()
 _loaded: dict[tuple[str, str], tuple[tuple, FaqIndex]] = {}
 
 
-def get_index(path: Path = DEFAULT_FAQ, model: str = "e5-small+use-m3") -> FaqIndex:
+def get_index(path: Path = DEFAULT_FAQ, model: str = DEFAULT_MODEL) -> FaqIndex:
     """The index for this FAQ and model, loaded once per process and reloaded when a FAQ
     file changes (checked by modification time and size, which costs a stat per file)."""
     key = (str(path), model)
