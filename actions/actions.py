@@ -3,22 +3,23 @@ source (`bot.orders`), and say what happened (`bot.replies`)."""
 
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, FollowupAction, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot import replies
 from bot.faq import service as faq
 from bot.faq.entries import FaqError
-from bot.handoff import record_handoff
 from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
 from bot.policy import change_check, load_policy, return_check
+from bot.tickets import record_handoff
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
 
 logger = logging.getLogger(__name__)
@@ -53,16 +54,26 @@ def verified_order(tracker: Tracker) -> OrderInfo | None:
     return get_order_source().get_order(number)
 
 
-def transcript(tracker: Tracker) -> list[dict[str, Any]]:
-    return [
-        {
-            "sender": "shopper" if event["event"] == "user" else "bot",
-            "text": event.get("text") or "",
-            "timestamp": event.get("timestamp"),
-        }
-        for event in tracker.events
-        if event.get("event") in ("user", "bot") and event.get("text")
-    ]
+class ShopAction(Action, abc.ABC):
+    """An action that cannot leave the shopper hanging: if it fails, the shopper gets an
+    apology and a person (ticket reason "action_error") instead of silence."""
+
+    @abc.abstractmethod
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        """What the action does; `run` guards it."""
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            return self.act(dispatcher, tracker, domain)
+        except Exception:
+            logger.exception("action %s failed", self.name())
+            dispatcher.messages.clear()
+            dispatcher.utter_message(text="Sorry, something went wrong on my side.")
+            return [SlotSet("pending_action", None), *hand_off(dispatcher, tracker, "action_error")]
 
 
 class ValidateVerifyOrderForm(FormValidationAction):
@@ -143,23 +154,22 @@ class ValidateAddressForm(FormValidationAction):
         return {"new_address": text}
 
 
-class ActionAnswerOrderTopic(Action):
+class ActionAnswerOrderTopic(ShopAction):
     """After verification: answer what the shopper asked about the order."""
 
     def name(self) -> str:
         return "action_answer_order_topic"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         order = verified_order(tracker)
         if order is None:
             if failures(tracker) >= MAX_FAILURES:
                 dispatcher.utter_message(
-                    text="I couldn't verify that order, so for your security I've stopped "
-                    "trying. Would you like me to connect you with a person on our team?"
+                    text="I couldn't verify that order, so for your security I've stopped trying."
                 )
-                return [SlotSet("pending_action", "handoff:verification_failed")]
+                return hand_off(dispatcher, tracker, "verification_failed")
             return []
         policy = load_policy()
         topic = tracker.get_slot("order_topic") or "order_status"
@@ -196,11 +206,11 @@ class ActionAnswerOrderTopic(Action):
         return [SlotSet("pending_action", None)]
 
 
-class ActionConfirmAddressChange(Action):
+class ActionConfirmAddressChange(ShopAction):
     def name(self) -> str:
         return "action_confirm_address_change"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         order = verified_order(tracker)
@@ -215,13 +225,13 @@ class ActionConfirmAddressChange(Action):
         return [SlotSet("pending_action", f"address:{order.number}")]
 
 
-class ActionResolveConfirmation(Action):
+class ActionResolveConfirmation(ShopAction):
     """Carries out (yes) or drops (no) whatever the assistant last proposed."""
 
     def name(self) -> str:
         return "action_resolve_confirmation"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         pending = tracker.get_slot("pending_action") or ""
@@ -302,40 +312,37 @@ class ActionResolveConfirmation(Action):
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
-    """Record the request with the transcript, tell the shopper, and pause the bot."""
+    """Open a ticket, tell the shopper what happens next, and tell the gateway (a custom
+    message it reads and does not show) that a person answers this conversation now."""
     numbers = verified_orders(tracker)
     ticket = record_handoff(
         conversation_id=tracker.sender_id,
         reason=reason,
-        transcript=transcript(tracker),
         order_number=numbers[-1] if numbers else None,
     )
-    hours = load_policy().support_hours
-    dispatcher.utter_message(
-        text=f"I've asked a person from our support team to take over (reference H-{ticket}). "
-        f"They'll reply right here in this chat; we're staffed {hours}, so outside those "
-        "hours it may take until the next working day. I'll stay quiet in the meantime."
-    )
-    return [ConversationPaused()]
+    notice = replies.handoff_notice(ticket, load_policy().support_hours, datetime.now(UTC))
+    dispatcher.utter_message(text=notice)
+    dispatcher.utter_message(json_message={"handoff": {"ticket": ticket, "reason": reason}})
+    return [SlotSet("faq_misses", 0)]
 
 
-class ActionHumanHandoff(Action):
+class ActionHumanHandoff(ShopAction):
     def name(self) -> str:
         return "action_human_handoff"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         return [SlotSet("pending_action", None), *hand_off(dispatcher, tracker, "shopper_request")]
 
 
-class ActionOfferHandoff(Action):
+class ActionOfferHandoff(ShopAction):
     """An upset shopper is offered a person straight away."""
 
     def name(self) -> str:
         return "action_offer_handoff"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         dispatcher.utter_message(
@@ -345,14 +352,14 @@ class ActionOfferHandoff(Action):
         return [SlotSet("pending_action", "handoff:complaint")]
 
 
-class ActionFaqAnswer(Action):
+class ActionFaqAnswer(ShopAction):
     """A store question, or a message the NLU was unsure about: answer from the FAQ, offer
     the closest entries, or say honestly that the assistant doesn't know."""
 
     def name(self) -> str:
         return "action_faq_answer"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         question = tracker.latest_message.get("text") or ""
@@ -365,13 +372,13 @@ class ActionFaqAnswer(Action):
         return say_faq_reply(dispatcher, tracker, reply, question)
 
 
-class ActionFaqChoice(Action):
+class ActionFaqChoice(ShopAction):
     """The shopper picked one of the suggested FAQ entries."""
 
     def name(self) -> str:
         return "action_faq_choice"
 
-    def run(
+    def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         entry_id = next(tracker.get_latest_entity_values("faq_id"), None) or ""
@@ -412,10 +419,8 @@ def say_faq_reply(
         return [SlotSet("pending_action", None)]
     misses += 1
     if misses >= 2:
-        dispatcher.utter_message(
-            text="I'm sorry, I don't know that one either. A person from our team can help "
-            "with this: shall I connect you?"
-        )
+        dispatcher.utter_message(text="I'm sorry, I don't know that one either.")
+        return [SlotSet("pending_action", None), *hand_off(dispatcher, tracker, "bot_failed")]
     else:
         dispatcher.utter_message(
             text=f"Sorry, I don't know that one. {CAPABILITIES}, and answer questions about "
@@ -423,3 +428,23 @@ def say_faq_reply(
             "shall I connect you with a person?"
         )
     return [SlotSet("faq_misses", misses), SlotSet("pending_action", "handoff:bot_failed")]
+
+
+class ActionWelcomeBack(ShopAction):
+    """Staff handed the conversation back: the bot greets the shopper and starts afresh."""
+
+    def name(self) -> str:
+        return "action_welcome_back"
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            text=f"Hi again, it's the shop assistant. {CAPABILITIES}; just ask if there's "
+            "anything else."
+        )
+        return [
+            SlotSet("pending_action", None),
+            SlotSet("faq_misses", 0),
+            SlotSet("order_topic", None),
+        ]

@@ -1,9 +1,11 @@
-"""`bot` command line: the store database and the FAQ search."""
+"""`bot` command line: the store database, staff accounts and the FAQ search."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +22,15 @@ def main(argv: list[str] | None = None) -> int:
         "action",
         choices=["init", "reset"],
         help="init: create and seed if empty; reset: drop everything and seed the demo shop again",
+    )
+
+    accounts = sub.add_parser("staff", help="staff accounts for the support console")
+    accounts.add_argument("action", choices=["add", "password", "list"])
+    accounts.add_argument("username", nargs="?")
+    accounts.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of asking (for scripts)",
     )
 
     faq = sub.add_parser("faq", help="the FAQ search (model: FAQ_MODEL)")
@@ -41,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "db":
             return run_db(args.action)
+        if args.command == "staff":
+            return run_staff(args)
         return run_faq(args)
     except (FaqError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -60,6 +73,37 @@ def run_db(action: str) -> int:
         orders = session.scalar(select(func.count(Order.id)))
     print(f"{engine.url.render_as_string(hide_password=True)}: {orders} orders")
     return 0
+
+
+def run_staff(args: argparse.Namespace) -> int:
+    from bot import staff
+
+    if args.action == "list":
+        for name in staff.usernames():
+            print(name)
+        return 0
+    if not args.username:
+        raise ValueError(f"`bot staff {args.action}` needs a username")
+    password = read_password(args.password_stdin)
+    if args.action == "add":
+        staff.create_user(args.username, password)
+        print(f"created staff account {args.username!r}; log in at /console")
+    else:
+        staff.set_password(args.username, password)
+        print(f"password changed for {args.username!r}; their sessions were ended")
+    return 0
+
+
+def read_password(from_stdin: bool) -> str:
+    """From stdin (one line) or `STAFF_PASSWORD`, else asked twice without echo."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get("STAFF_PASSWORD"):
+        return os.environ["STAFF_PASSWORD"]
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise ValueError("the passwords differ")
+    return first
 
 
 def run_faq(args: argparse.Namespace) -> int:

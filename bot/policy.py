@@ -6,9 +6,10 @@ Pure functions over `bot.orders` records and the shop policy in `data/shop/polic
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -20,6 +21,37 @@ IN_FLIGHT_STATES = frozenset({"shipped", "in_transit", "delayed"})
 RETURNABLE_STATES = frozenset({"delivered"})
 
 
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class SupportHours:
+    """When the support team answers handed-off conversations."""
+
+    timezone: str
+    label: str
+    days: frozenset[int]  # 0 = Monday
+    open: time
+    close: time
+
+    def staffed(self, now: datetime) -> bool:
+        """Whether someone is at work at `now` (aware, or naive UTC)."""
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=UTC)
+        local = now.astimezone(ZoneInfo(self.timezone))
+        return local.weekday() in self.days and self.open <= local.time() < self.close
+
+
+def _support_hours(raw: dict) -> SupportHours:
+    return SupportHours(
+        timezone=raw["timezone"],
+        label=raw["label"],
+        days=frozenset(DAY_NAMES.index(day.lower()[:3]) for day in raw["days"]),
+        open=time.fromisoformat(raw["open"]),
+        close=time.fromisoformat(raw["close"]),
+    )
+
+
 @dataclass(frozen=True)
 class ShopPolicy:
     shop_name: str
@@ -27,7 +59,7 @@ class ShopPolicy:
     processing_days: tuple[int, int]
     transit_days: tuple[int, int]
     refund_days: tuple[int, int]
-    support_hours: str
+    support_hours: SupportHours
 
 
 @cache
@@ -39,7 +71,7 @@ def load_policy(path: Path = settings.SHOP_POLICY_FILE) -> ShopPolicy:
         processing_days=tuple(raw["processing_days"]),
         transit_days=tuple(raw["transit_days"]),
         refund_days=tuple(raw["refund_days"]),
-        support_hours=raw["support_hours"],
+        support_hours=_support_hours(raw["support_hours"]),
     )
 
 

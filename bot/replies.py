@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from bot.orders import OrderInfo, RefundInfo
-from bot.policy import Estimate, ReturnCheck, ShopPolicy, delivery_estimate
+from bot.policy import Estimate, ReturnCheck, ShopPolicy, SupportHours, delivery_estimate
 
 CURRENCY_SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "CAD": "CA$"}
 
@@ -179,3 +179,18 @@ def change_refusal(order: OrderInfo, reason: str, what: str) -> str:
     if reason == "cancelled":
         return f"Order {number} is already cancelled."
     return f"Order {number} has already been returned, so it can't be changed."
+
+
+def handoff_notice(ticket_id: int, hours: SupportHours, now: datetime) -> str:
+    """What happens next, once a conversation is handed to a person."""
+    if hours.staffed(now):
+        return (
+            f"I've asked a person from our support team to take over (reference H-{ticket_id}). "
+            "They'll reply right here in this chat, usually within a few minutes. I'll stay "
+            "quiet in the meantime."
+        )
+    return (
+        f"I've asked a person from our support team to take over (reference H-{ticket_id}). "
+        f"Our team is away right now (we're there {hours.label}), so someone will reply right "
+        "here in this chat when they're back. I'll stay quiet in the meantime."
+    )

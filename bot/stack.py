@@ -1,9 +1,10 @@
-"""Starts the action server and the Rasa server on loopback, waits until both are healthy,
-and stops both cleanly. Used by `make run`, `make shell`, the end-to-end tests and the
+"""Starts the action server, the Rasa server and the gateway on loopback, waits until all are
+healthy, and stops them cleanly. Used by `make run`, `make shell`, the end-to-end tests and the
 benchmarks.
 
 Two virtual environments, two processes: the action server runs on this interpreter
-(.venv, Python 3.11), Rasa from .venv-rasa (Python 3.10).
+(.venv, Python 3.11), Rasa from .venv-rasa (Python 3.10); the gateway (shopper API and
+staff console) on this interpreter too.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class Stack:
         model: Path,
         rasa_port: int = 5005,
         action_port: int = 5055,
+        gateway_port: int | None = 8000,
         log_dir: Path = PROJECT_ROOT / "var" / "log",
         env: dict[str, str] | None = None,
         tracker_url: str | None = None,
@@ -67,6 +69,7 @@ class Stack:
         self.tracker_url = tracker_url or tracker_database_url()
         self.rasa_port = rasa_port
         self.action_port = action_port
+        self.gateway_port = gateway_port  # None: no gateway (Rasa and actions only)
         self.log_dir = Path(log_dir)
         self.env = {
             **os.environ,
@@ -84,6 +87,10 @@ class Stack:
     def action_url(self) -> str:
         return f"http://{HOST}:{self.action_port}"
 
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{HOST}:{self.gateway_port}"
+
     def endpoints_file(self) -> Path:
         """The project's endpoints.yml, pointed at this stack's action server and tracker
         database (Rasa takes a full database URL as the SQL tracker store's url)."""
@@ -95,8 +102,8 @@ class Stack:
         return path
 
     def check_ports_free(self) -> None:
-        for port in (self.rasa_port, self.action_port):
-            if port_in_use(port):
+        for port in (self.rasa_port, self.action_port, self.gateway_port):
+            if port is not None and port_in_use(port):
                 raise RuntimeError(
                     f"{HOST}:{port} is already in use (is the assistant already running?)"
                 )
@@ -129,6 +136,24 @@ class Stack:
             ],
         )
 
+    def start_gateway(self) -> None:
+        self._spawn(
+            "gateway",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bot.gateway.app:create_app",
+                "--factory",
+                "--host",
+                HOST,
+                "--port",
+                str(self.gateway_port),
+                "--no-access-log",  # URLs carry conversation ids, the shoppers' keys
+            ],
+            extra_env={"RASA_URL": self.rasa_url},
+        )
+
     def _spawn(self, name: str, command: list[str], extra_env: dict | None = None) -> None:
         log = open(self.log_dir / f"{name}-{self.rasa_port}.log", "w")  # noqa: SIM115
         self.processes[name] = subprocess.Popen(
@@ -141,7 +166,11 @@ class Stack:
         )
 
     def wait_healthy(self, timeout: float = 240) -> None:
-        checks = {"actions": f"{self.action_url}/health", "rasa": f"{self.rasa_url}/status"}
+        checks = {
+            "actions": f"{self.action_url}/health",
+            "rasa": f"{self.rasa_url}/status",
+            "gateway": f"{self.gateway_url}/health",
+        }
         checks = {name: url for name, url in checks.items() if name in self.processes}
         deadline = time.monotonic() + timeout
         while checks:
@@ -175,6 +204,8 @@ class Stack:
         try:
             self.start_actions()
             self.start_rasa()
+            if self.gateway_port is not None:
+                self.start_gateway()
             self.wait_healthy()
         except BaseException:
             self.stop()
@@ -196,9 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", required=True, type=Path)
     parser.add_argument("--port", type=int, default=5005)
     parser.add_argument("--action-port", type=int, default=5055)
+    parser.add_argument("--gateway-port", type=int, default=8000)
     args = parser.parse_args(argv)
 
-    stack = Stack(args.model, args.port, args.action_port)
+    gateway_port = args.gateway_port if args.mode == "run" else None
+    stack = Stack(args.model, args.port, args.action_port, gateway_port)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)  # also when started with SIGINT ignored
     try:
@@ -222,14 +255,18 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=PROJECT_ROOT,
                 env=stack.env,
             )
-        print("Starting the action server and the Rasa server (loading the model takes ~30 s)...")
+        print(
+            "Starting the action server, the Rasa server and the gateway "
+            "(loading the model takes ~30 s)..."
+        )
         with stack:
             print(
                 f"\nThe assistant is running.\n"
-                f"  Talk to it:    curl -s {stack.rasa_url}/webhooks/rest/webhook "
-                f'-H \'content-type: application/json\' -d \'{{"sender": "me", '
-                f'"message": "where is my order 10423?"}}\'\n'
+                f"  Talk to it:    {stack.gateway_url}/api/conversations (POST to start, then "
+                f'POST {{"text": ...}} to .../{{id}}/messages)\n'
                 f"  Or in the terminal: make shell\n"
+                f"  Staff console: {stack.gateway_url}/console "
+                f"(create an account: .venv/bin/bot staff add NAME)\n"
                 f"  Rasa API:      {stack.rasa_url}   Action server: {stack.action_url}\n"
                 f"  Logs:          {stack.log_dir}\n"
                 f"Press Ctrl-C to stop.",

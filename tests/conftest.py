@@ -4,7 +4,9 @@ drive the real rasa-sdk actions the way the Rasa server does."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +16,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.orders import get_order_source
 from bot.settings import PROJECT_ROOT
+from bot.stack import Stack, free_port
 from bot.store.db import get_engine
 
+MODEL = os.environ.get("SA_MODEL")
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
 SEED = yaml.safe_load((PROJECT_ROOT / "data" / "shop" / "seed.yml").read_text())
 
@@ -25,6 +29,31 @@ def seed_order(number: str) -> dict[str, Any]:
     order = next(o for o in SEED["orders"] if o["number"] == number)
     customer = next(c for c in SEED["customers"] if c["id"] == order["customer"])
     return {**order, "email": customer["email"], "postcode": customer["address"]["postcode"]}
+
+
+def make_stack(tmp: Path) -> Stack:
+    """Action server, Rasa and gateway on free ports, with their own store and tracker
+    databases in tmp (kept across restarts). `stack.db_url` is the store's URL."""
+    if not MODEL or not Path(MODEL).exists():
+        pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
+    stack = Stack(
+        Path(MODEL),
+        rasa_port=free_port(),
+        action_port=free_port(),
+        gateway_port=free_port(),
+        log_dir=tmp,
+        env={"STORE_DATABASE_URL": f"sqlite:///{tmp / 'store.db'}"},
+        tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
+    )
+    stack.db_url = stack.env["STORE_DATABASE_URL"]
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """One running stack shared by the end-to-end, gateway and browser tests."""
+    with make_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -84,7 +113,7 @@ class Conversation:
         result = action.run(dispatcher, self.tracker(), DOMAIN)
         events = asyncio.run(result) if asyncio.iscoroutine(result) else result
         self.sent = dispatcher.messages  # whole messages: buttons, metadata
-        said = [m.get("text") or m.get("response") for m in dispatcher.messages]
+        said = [text for m in dispatcher.messages if (text := m.get("text") or m.get("response"))]
         self.messages = said
         for message in said:
             self.events.append({"event": "bot", "text": message, "timestamp": time.time()})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -19,8 +18,10 @@ from actions.actions import (
     ValidateAddressForm,
     ValidateVerifyOrderForm,
 )
+from bot import replies
+from bot.policy import load_policy
 from bot.store.db import session_scope
-from bot.store.models import HandoffRequest, Order
+from bot.store.models import Order, Ticket
 from tests.conftest import Conversation, seed_order
 
 pytestmark = pytest.mark.usefixtures("store")
@@ -92,16 +93,19 @@ def test_badly_formed_answers_get_a_hint_and_are_asked_again():
     assert convo.slots["verify_failures"] == 0  # a malformed answer is not a failed guess
 
 
-def test_three_failures_stop_verification_and_offer_a_person():
-    convo = Conversation()
+def test_three_failures_stop_verification_and_hand_off(store):
+    convo = Conversation("shopper-guessing")
     convo.user("where is 10423", "order_status", order_topic="order_status")
     for attempt in range(3):
         verify(convo, "10423", f"guess{attempt}@example.com")
     assert convo.slots["verify_failures"] == 3
     assert convo.slots["requested_slot"] is None  # the form stops asking
     convo.run(ActionAnswerOrderTopic())
-    assert "connect you with a person" in convo.said
-    assert convo.slots["pending_action"] == "handoff:verification_failed"
+    assert "stopped trying" in convo.said and "reference H-" in convo.said
+    assert handoff_signal(convo) == {"ticket": 1, "reason": "verification_failed"}
+    with session_scope(store) as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.reason == "verification_failed" and ticket.order_number is None
     # The right answer now changes nothing: verification is locked for this conversation.
     verify(convo, "10423")
     assert convo.slots["verified_orders"] is None
@@ -266,24 +270,40 @@ def test_address_of_a_shipped_order_cannot_change():
 # --- people and fallbacks ------------------------------------------------------------------
 
 
-def test_handoff_records_request_with_transcript_and_pauses(store):
+def handoff_signal(convo: Conversation) -> dict | None:
+    """The custom message that tells the gateway a person answers now."""
+    custom = [m["custom"]["handoff"] for m in convo.sent if (m.get("custom") or {}).get("handoff")]
+    return custom[-1] if custom else None
+
+
+def test_handoff_opens_a_ticket_with_the_verified_order(store):
     convo = Conversation("shopper-handoff")
     ask(convo, "order_status", "10423")
     convo.user("I want to talk to a person", "human_handoff")
-    events = convo.run(ActionHumanHandoff())
-    assert any(e["event"] == "pause" for e in events)
+    convo.run(ActionHumanHandoff())
     assert "reply right here" in convo.said
+    assert handoff_signal(convo) == {"ticket": 1, "reason": "shopper_request"}
     with session_scope(store) as session:
-        request = session.scalars(select(HandoffRequest)).one()
-        assert request.conversation_id == "shopper-handoff"
-        assert request.reason == "shopper_request" and request.order_number == "10423"
-        texts = [turn["text"] for turn in json.loads(request.transcript)]
-        assert texts[-1] == "I want to talk to a person"
-        assert request.created_at <= datetime.now(UTC).replace(tzinfo=None)
-    # Asking twice keeps one open request.
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.conversation_id == "shopper-handoff" and ticket.status == "open"
+        assert ticket.reason == "shopper_request" and ticket.order_number == "10423"
+        assert ticket.created_at <= datetime.now(UTC).replace(tzinfo=None)
+    # Asking twice keeps one open ticket.
     convo.run(ActionHumanHandoff())
     with session_scope(store) as session:
-        assert len(session.scalars(select(HandoffRequest)).all()) == 1
+        assert len(session.scalars(select(Ticket)).all()) == 1
+
+
+def test_the_shopper_is_told_whether_someone_is_at_work():
+    hours = load_policy().support_hours  # Monday to Friday, 9:00-17:00 New York
+    monday_noon = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)  # 12:00 in New York
+    saturday = datetime(2026, 11, 21, 17, 0, tzinfo=UTC)
+    monday_late = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 18:00 in New York
+    assert hours.staffed(monday_noon)
+    assert not hours.staffed(saturday) and not hours.staffed(monday_late)
+    assert "within a few minutes" in replies.handoff_notice(7, hours, monday_noon)
+    away = replies.handoff_notice(7, hours, saturday)
+    assert "H-7" in away and "away right now" in away and "Monday to Friday" in away
 
 
 def test_complaint_offers_a_person_and_yes_hands_off(store):
@@ -292,10 +312,24 @@ def test_complaint_offers_a_person_and_yes_hands_off(store):
     convo.run(ActionOfferHandoff())
     assert "person" in convo.said and convo.slots["pending_action"] == "handoff:complaint"
     convo.user("yes", "affirm")
-    events = convo.run(ActionResolveConfirmation())
-    assert any(e["event"] == "pause" for e in events)
+    convo.run(ActionResolveConfirmation())
+    assert handoff_signal(convo)["reason"] == "complaint"
     with session_scope(store) as session:
-        assert session.scalars(select(HandoffRequest.reason)).one() == "complaint"
+        assert session.scalars(select(Ticket.reason)).one() == "complaint"
+
+
+def test_an_action_that_fails_apologises_and_hands_off(store, monkeypatch):
+    def broken_source():
+        raise ConnectionError("the shop's order system is down")
+
+    convo = Conversation("shopper-error")
+    ask(convo, "order_status", "10423")
+    monkeypatch.setattr("actions.actions.get_order_source", broken_source)
+    convo.run(ActionAnswerOrderTopic())
+    assert "something went wrong on my side" in convo.said
+    assert handoff_signal(convo)["reason"] == "action_error"
+    with session_scope(store) as session:
+        assert session.scalars(select(Ticket.reason)).one() == "action_error"
 
 
 def test_a_store_question_is_answered_from_the_faq_with_its_id():
@@ -331,18 +365,26 @@ def test_a_middling_match_offers_suggestions_as_buttons():
     assert "We ship to Canada, the UK" in convo.said
 
 
-def test_unknown_twice_in_a_row_offers_a_person():
+def test_unknown_once_offers_a_person_and_no_keeps_the_bot(store):
     convo = Conversation()
     convo.user("what's the weather tomorrow", "out_of_scope")
     convo.run(ActionFaqAnswer())
     assert "don't know that one" in convo.said and "put it another way" in convo.said
-    convo.user("who won the match yesterday", "nlu_fallback")
-    convo.run(ActionFaqAnswer())
-    assert "shall I connect you" in convo.said
     assert convo.slots["pending_action"] == "handoff:bot_failed"
     convo.user("no", "deny")
     convo.run(ActionResolveConfirmation())
-    assert "just ask" in convo.said
+    assert "just ask" in convo.said and handoff_signal(convo) is None
+
+
+def test_unknown_twice_in_a_row_hands_off(store):
+    convo = Conversation()
+    convo.user("what's the weather tomorrow", "out_of_scope")
+    convo.run(ActionFaqAnswer())
+    convo.user("who won the match yesterday", "nlu_fallback")
+    convo.run(ActionFaqAnswer())
+    assert "don't know that one either" in convo.said
+    assert handoff_signal(convo)["reason"] == "bot_failed"
+    assert convo.slots["faq_misses"] == 0
 
 
 def test_a_broken_faq_gets_an_honest_answer_not_an_error(tmp_path, monkeypatch):

@@ -3,41 +3,16 @@ fresh SQLite store, and conversations through Rasa's REST channel."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.stack import Stack, free_port
-from tests.conftest import seed_order
+from bot.stack import Stack
+from tests.conftest import MODEL, make_stack, seed_order
 
 pytestmark = pytest.mark.e2e
-
-MODEL = os.environ.get("SA_MODEL")
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if not MODEL or not Path(MODEL).exists():
-        pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
-    with new_stack(tmp_path_factory.mktemp("e2e")) as running:
-        yield running
-
-
-def new_stack(tmp: Path) -> Stack:
-    """A stack with its own store and tracker databases in tmp (kept across restarts)."""
-    stack = Stack(
-        Path(MODEL),
-        rasa_port=free_port(),
-        action_port=free_port(),
-        log_dir=tmp,
-        env={"STORE_DATABASE_URL": f"sqlite:///{tmp / 'store.db'}"},
-        tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
-    )
-    stack.db_url = stack.env["STORE_DATABASE_URL"]
-    return stack
 
 
 def chat(stack: Stack, sender: str, message: str) -> str:
@@ -85,7 +60,7 @@ def test_cancellation_is_written_to_the_database(stack):
     assert status == "cancelled"
 
 
-def test_address_change_then_a_person_who_takes_over(stack):
+def test_address_change_is_written_to_the_database(stack):
     order = seed_order("10421")
     assert order["status"] == "packed"
     chat(stack, "e2e-address", "I put in the wrong address for order 10421")
@@ -94,20 +69,12 @@ def test_address_change_then_a_person_who_takes_over(stack):
     new_address = "Flat 2, 44 Mill Lane, Bristol BS1 5TR, UK"
     assert "Just to confirm" in chat(stack, "e2e-address", new_address)
     assert "will now go to" in chat(stack, "e2e-address", "yes")
-    assert "reply right here" in chat(stack, "e2e-address", "can I talk to a human please")
-    assert chat(stack, "e2e-address", "hello?") == ""  # the bot stays quiet for the person
     with create_engine(stack.db_url).connect() as connection:
         assert (
             connection.execute(
                 text("select ship_line1 from orders where number = '10421'")
             ).scalar_one()
             == new_address
-        )
-        assert (
-            connection.execute(
-                text("select reason from handoff_requests where conversation_id = 'e2e-address'")
-            ).scalar_one()
-            == "shopper_request"
         )
 
 
@@ -129,9 +96,9 @@ def test_a_restart_keeps_the_conversation_and_its_verified_order(tmp_path):
     if not MODEL or not Path(MODEL).exists():
         pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
     order = seed_order("10415")
-    with new_stack(tmp_path) as before:
+    with make_stack(tmp_path) as before:
         chat(before, "e2e-restart", "where is order 10415?")
         assert "#10415 is on its way" in chat(before, "e2e-restart", order["email"])
-    with new_stack(tmp_path) as after:  # both servers restarted, same databases
+    with make_stack(tmp_path) as after:  # both servers restarted, same databases
         reply = chat(after, "e2e-restart", "when will it arrive?")
     assert reply.startswith("Order #10415")  # answered without verifying again

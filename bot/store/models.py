@@ -1,5 +1,5 @@
-"""SQLAlchemy models of the shop: customers, orders, lines, shipments, returns, refunds,
-and the handoff requests the assistant records."""
+"""SQLAlchemy models: the shop (customers, orders, lines, shipments, returns, refunds) and
+support (conversations with every message, handoff tickets, staff accounts and sessions)."""
 
 from __future__ import annotations
 
@@ -126,13 +126,80 @@ class Refund(Base):
     order: Mapped[Order] = relationship(back_populates="refunds")
 
 
-class HandoffRequest(Base):
-    __tablename__ = "handoff_requests"
+class Conversation(Base):
+    """One shopper's conversation on one channel. `mode` is who answers: "bot" or "human"."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    channel_user_id: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    mode: Mapped[str] = mapped_column(String(10), default="bot")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="conversation", order_by="Message.id"
+    )
+
+
+class Message(Base):
+    """Everything said in a conversation. sender: shopper, bot, agent or system."""
+
+    __tablename__ = "messages"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    sender: Mapped[str] = mapped_column(String(10))
+    text: Mapped[str] = mapped_column(Text)
+    # JSON: quick-reply buttons, the payload a button press sent, faq_id, ...
+    extra: Mapped[str | None] = mapped_column(Text, nullable=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class Ticket(Base):
+    """A handoff to a person. status: open (waiting), assigned, resolved, returned (to the bot).
+
+    conversation_id is not a foreign key: the action server records tickets for conversations
+    that reach Rasa without the gateway too (`make shell`)."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True)
     reason: Mapped[str] = mapped_column(String(40))
     order_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    transcript: Mapped[str] = mapped_column(Text)  # JSON list of {sender, text, timestamp}
-    status: Mapped[str] = mapped_column(String(20), default="open")
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    first_reply_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    assignee: Mapped[StaffUser | None] = relationship()
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StaffSession(Base):
+    """A login. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[StaffUser] = relationship()

@@ -1,0 +1,149 @@
+"""Conversations and their transcripts: every message from shopper, bot and agent, stored
+as it happens, with who answers the conversation now (the bot or a person)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from bot.store.db import get_engine, session_scope
+from bot.store.models import Conversation, Message, StaffUser
+from bot.store.seed import utcnow
+
+SENDERS = ("shopper", "bot", "agent", "system")
+
+
+@dataclass(frozen=True)
+class Said:
+    """One stored message, as channels, the console and exports see it."""
+
+    id: int
+    sender: str
+    text: str
+    created_at: datetime
+    buttons: list[dict[str, str]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    agent: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = {
+            "id": self.id,
+            "sender": self.sender,
+            "text": self.text,
+            "time": self.created_at.isoformat() + "Z",
+        }
+        if self.buttons:
+            data["buttons"] = self.buttons
+        if self.agent:
+            data["agent"] = self.agent
+        return data
+
+
+def start(
+    channel: str, channel_user_id: str | None = None, engine: Engine | None = None
+) -> Conversation:
+    """A new conversation. Its id is unguessable: on the web it is the shopper's key to it."""
+    now = utcnow()
+    conversation = Conversation(
+        id=secrets.token_urlsafe(18),
+        channel=channel,
+        channel_user_id=channel_user_id,
+        mode="bot",
+        created_at=now,
+        updated_at=now,
+    )
+    with session_scope(engine or get_engine()) as session:
+        session.add(conversation)
+    return conversation
+
+
+def get(conversation_id: str, engine: Engine | None = None) -> Conversation | None:
+    with session_scope(engine or get_engine()) as session:
+        return session.get(Conversation, conversation_id)
+
+
+def for_channel_user(
+    channel: str, channel_user_id: str, engine: Engine | None = None
+) -> Conversation:
+    """The latest conversation of a channel's user (a Telegram chat, a WhatsApp number),
+    started if there is none."""
+    with session_scope(engine or get_engine()) as session:
+        found = session.scalars(
+            select(Conversation)
+            .where(Conversation.channel == channel, Conversation.channel_user_id == channel_user_id)
+            .order_by(Conversation.created_at.desc())
+            .limit(1)
+        ).first()
+    return found or start(channel, channel_user_id, engine)
+
+
+def set_mode(conversation_id: str, mode: str, engine: Engine | None = None) -> None:
+    if mode not in ("bot", "human"):
+        raise ValueError(f"unknown mode {mode!r}")
+    with session_scope(engine or get_engine()) as session:
+        conversation = session.get(Conversation, conversation_id)
+        conversation.mode = mode
+        conversation.updated_at = utcnow()
+
+
+def add(
+    conversation_id: str,
+    sender: str,
+    text: str,
+    buttons: list[dict[str, str]] | None = None,
+    extra: dict[str, Any] | None = None,
+    agent: StaffUser | None = None,
+    engine: Engine | None = None,
+) -> Said:
+    if sender not in SENDERS:
+        raise ValueError(f"unknown sender {sender!r}")
+    stored_extra = {**(extra or {}), **({"buttons": buttons} if buttons else {})}
+    now = utcnow()
+    with session_scope(engine or get_engine()) as session:
+        message = Message(
+            conversation_id=conversation_id,
+            sender=sender,
+            text=text,
+            extra=json.dumps(stored_extra, ensure_ascii=False) if stored_extra else None,
+            agent_id=agent.id if agent else None,
+            created_at=now,
+        )
+        session.add(message)
+        session.get(Conversation, conversation_id).updated_at = now
+        session.flush()
+        message_id = message.id
+    return Said(
+        message_id,
+        sender,
+        text,
+        now,
+        buttons or [],
+        extra or {},
+        agent.username if agent else None,
+    )
+
+
+def messages(conversation_id: str, after: int = 0, engine: Engine | None = None) -> list[Said]:
+    """The transcript, oldest first; only messages with an id above `after`."""
+    with session_scope(engine or get_engine()) as session:
+        rows = session.execute(
+            select(Message, StaffUser.username)
+            .outerjoin(StaffUser, Message.agent_id == StaffUser.id)
+            .where(Message.conversation_id == conversation_id, Message.id > after)
+            .order_by(Message.id)
+        ).all()
+    said = []
+    for message, agent in rows:
+        extra = json.loads(message.extra) if message.extra else {}
+        buttons = extra.pop("buttons", [])
+        said.append(
+            Said(
+                message.id, message.sender, message.text, message.created_at, buttons, extra, agent
+            )
+        )
+    return said

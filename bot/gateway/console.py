@@ -1,0 +1,278 @@
+"""The staff console: log in, see the queue of handed-off conversations, read a transcript
+with the verified order beside it, answer the shopper, resolve or hand back, export."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bot import conversations, staff, tickets
+from bot.gateway.relay import Gateway
+from bot.gateway.security import (
+    SESSION_COOKIE,
+    current_staff,
+    same_origin,
+    set_session_cookie,
+    staff_only,
+    wants_json,
+)
+from bot.gateway.shopper_api import BadRequest, clean_text
+from bot.orders import get_order_source
+from bot.store.seed import utcnow
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def waited(since: datetime, until: datetime | None = None) -> str:
+    seconds = int(((until or utcnow()) - since).total_seconds())
+    if seconds < 60:
+        return f"{max(seconds, 0)} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+templates.env.filters["waited"] = waited
+templates.env.globals["reasons"] = tickets.REASONS
+
+
+def gateway_of(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: a login link must not send staff elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/console"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/console"
+
+
+async def login_page(request: Request) -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"next": safe_next(request.query_params.get("next"))}
+    )
+
+
+async def login(request: Request) -> Response:
+    if not same_origin(request):
+        return PlainTextResponse("cross-site login refused", status_code=403)
+    form = await request.form()
+    username = str(form.get("username", ""))[:80]
+    password = str(form.get("password", ""))[:1000]
+    target = safe_next(str(form.get("next", "")))
+    user = staff.authenticate(username, password, gateway_of(request).engine)
+    if user is None:
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": target, "error": "Wrong username or password.", "username": username},
+            status_code=401,
+        )
+    token, _ = staff.start_session(user, gateway_of(request).engine)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, request, token)
+    return response
+
+
+@staff_only
+async def logout(request: Request) -> Response:
+    staff.end_session(request.cookies.get(SESSION_COOKIE), gateway_of(request).engine)
+    response = RedirectResponse("/console/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/console")
+    return response
+
+
+@staff_only
+async def session_info(request: Request) -> Response:
+    """Who is logged in, and the CSRF token a script sends as `X-CSRF-Token`."""
+    session = current_staff(request)
+    return JSONResponse({"username": session.user.username, "csrf_token": session.csrf_token})
+
+
+@staff_only
+async def queue_page(request: Request) -> Response:
+    session = current_staff(request)
+    which = request.query_params.get("queue", "open")
+    if which not in tickets.QUEUES:
+        which = "open"
+    search = request.query_params.get("q", "")[:200]
+    rows = tickets.queue(which, session.user_id, search, gateway_of(request).engine)
+    if wants_json(request):
+        return JSONResponse({"tickets": [ticket_json(row.ticket) for row in rows]})
+    return templates.TemplateResponse(
+        request,
+        "queue.html",
+        {"staff": session, "rows": rows, "queue": which, "search": search, "now": utcnow()},
+    )
+
+
+def ticket_json(ticket) -> dict:
+    return {
+        "id": ticket.id,
+        "conversation_id": ticket.conversation_id,
+        "reason": ticket.reason,
+        "status": ticket.status,
+        "order_number": ticket.order_number,
+        "assignee_id": ticket.assignee_id,
+        "created_at": ticket.created_at.isoformat() + "Z",
+        "first_reply_at": ticket.first_reply_at.isoformat() + "Z"
+        if ticket.first_reply_at
+        else None,
+        "closed_at": ticket.closed_at.isoformat() + "Z" if ticket.closed_at else None,
+    }
+
+
+def load_ticket(request: Request):
+    ticket = tickets.get_ticket(int(request.path_params["tid"]), gateway_of(request).engine)
+    if ticket is None:
+        raise LookupError
+    return ticket
+
+
+@staff_only
+async def ticket_page(request: Request) -> Response:
+    try:
+        ticket = load_ticket(request)
+    except LookupError:
+        return PlainTextResponse("No such ticket.", status_code=404)
+    engine = gateway_of(request).engine
+    conversation = conversations.get(ticket.conversation_id, engine)
+    said = conversations.messages(ticket.conversation_id, engine=engine) if conversation else []
+    order = get_order_source().get_order(ticket.order_number) if ticket.order_number else None
+    if wants_json(request):
+        return JSONResponse(
+            {"ticket": ticket_json(ticket), "messages": [s.as_json() for s in said]}
+        )
+    return templates.TemplateResponse(
+        request,
+        "ticket.html",
+        {
+            "staff": current_staff(request),
+            "ticket": ticket,
+            "conversation": conversation,
+            "messages": said,
+            "order": order,
+            "now": utcnow(),
+        },
+    )
+
+
+@staff_only
+async def ticket_messages(request: Request) -> Response:
+    """New messages of a ticket's conversation, for the live transcript."""
+    try:
+        ticket = load_ticket(request)
+        after = int(request.query_params.get("after", 0))
+    except (LookupError, ValueError):
+        return JSONResponse({"error": "no such ticket"}, status_code=404)
+    said = conversations.messages(ticket.conversation_id, after, gateway_of(request).engine)
+    return JSONResponse({"messages": [s.as_json() for s in said], "status": ticket.status})
+
+
+async def _change(request: Request, what: str) -> Response:
+    gateway = gateway_of(request)
+    user = current_staff(request).user
+    try:
+        ticket = load_ticket(request)
+        if what == "assign":
+            tickets.assign(ticket.id, user, gateway.engine)
+        elif what == "reply":
+            form = await _fields(request)
+            await gateway.agent_reply(ticket.id, user, clean_text(form.get("text")))
+        elif what == "resolve":
+            await gateway.resolve(ticket.id, user)
+        elif what == "handback":
+            await gateway.hand_back(ticket.id, user)
+    except LookupError:
+        return JSONResponse({"error": "no such ticket"}, status_code=404)
+    except (tickets.TicketError, BadRequest) as problem:
+        if wants_json(request):
+            return JSONResponse({"error": str(problem)}, status_code=409)
+        return PlainTextResponse(str(problem), status_code=409)
+    if wants_json(request):
+        return JSONResponse({"ticket": ticket_json(tickets.get_ticket(ticket.id, gateway.engine))})
+    return RedirectResponse(f"/console/tickets/{ticket.id}", status_code=303)
+
+
+async def _fields(request: Request) -> dict:
+    if "application/json" in request.headers.get("content-type", ""):
+        try:
+            body = await request.json()
+        except ValueError as error:
+            raise BadRequest("the body is not valid JSON") from error
+        return body if isinstance(body, dict) else {}
+    return dict(await request.form())
+
+
+def change(what: str):
+    @staff_only
+    async def handler(request: Request) -> Response:
+        return await _change(request, what)
+
+    handler.__name__ = f"ticket_{what}"
+    return handler
+
+
+@staff_only
+async def export(request: Request) -> Response:
+    try:
+        ticket = load_ticket(request)
+    except LookupError:
+        return PlainTextResponse("No such ticket.", status_code=404)
+    engine = gateway_of(request).engine
+    conversation = conversations.get(ticket.conversation_id, engine)
+    said = conversations.messages(ticket.conversation_id, engine=engine)
+    name = f"ticket-H-{ticket.id}"
+    if request.query_params.get("format", "json") == "text":
+        lines = [
+            f"Ticket H-{ticket.id} ({tickets.REASONS.get(ticket.reason, ticket.reason)}, "
+            f"{ticket.status}), channel {conversation.channel if conversation else '?'}, "
+            f"opened {ticket.created_at:%Y-%m-%d %H:%M} UTC",
+            "",
+        ]
+        for s in said:
+            who = f"agent {s.agent}" if s.agent else s.sender
+            lines.append(f"[{s.created_at:%Y-%m-%d %H:%M:%S}] {who}: {s.text}")
+        return PlainTextResponse(
+            "\n".join(lines) + "\n",
+            headers={"content-disposition": f'attachment; filename="{name}.txt"'},
+        )
+    body = {
+        "ticket": ticket_json(ticket),
+        "channel": conversation.channel if conversation else None,
+        "messages": [s.as_json() for s in said],
+    }
+    return Response(
+        json.dumps(body, ensure_ascii=False, indent=2),
+        media_type="application/json",
+        headers={"content-disposition": f'attachment; filename="{name}.json"'},
+    )
+
+
+routes = [
+    Route("/console/login", login_page, methods=["GET"]),
+    Route("/console/login", login, methods=["POST"]),
+    Route("/console/logout", logout, methods=["POST"]),
+    Route("/console/session", session_info, methods=["GET"]),
+    Route("/console", queue_page, methods=["GET"]),
+    Route("/console/tickets/{tid:int}", ticket_page, methods=["GET"]),
+    Route("/console/tickets/{tid:int}/messages", ticket_messages, methods=["GET"]),
+    Route("/console/tickets/{tid:int}/export", export, methods=["GET"]),
+    *[
+        Route(f"/console/tickets/{{tid:int}}/{what}", change(what), methods=["POST"])
+        for what in ("assign", "reply", "resolve", "handback")
+    ],
+    Mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static"),
+]

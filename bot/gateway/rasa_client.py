@@ -1,0 +1,51 @@
+"""Talking to the Rasa server: its REST channel for shopper messages, and its HTTP API for
+events the gateway triggers (a conversation handed back to the bot)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+DEFAULT_RASA_URL = "http://127.0.0.1:5005"
+
+
+def rasa_url() -> str:
+    return os.environ.get("RASA_URL") or DEFAULT_RASA_URL
+
+
+class RasaUnavailable(Exception):
+    """Rasa could not be reached or failed to answer."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url or rasa_url(), timeout=timeout)
+
+    async def send(
+        self, sender: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The bot's replies to one shopper message (Rasa's REST channel format)."""
+        body = {"sender": sender, "message": text, "metadata": metadata or {}}
+        return await self._post("/webhooks/rest/webhook", body)
+
+    async def trigger(self, sender: str, intent: str) -> list[dict[str, Any]]:
+        """Run an external event (an intent nobody typed) and return the bot's replies."""
+        answer = await self._post(f"/conversations/{sender}/trigger_intent", {"name": intent})
+        return answer.get("messages", [])
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """Rasa's NLU reading of a text, without touching any conversation."""
+        return await self._post("/model/parse", {"text": text})
+
+    async def _post(self, path: str, body: dict[str, Any]) -> Any:
+        try:
+            response = await self.http.post(path, json=body)
+            response.raise_for_status()
+            return response.json()
+        except (httpx.HTTPError, ValueError) as error:
+            raise RasaUnavailable(f"{type(error).__name__} from Rasa on {path}") from error
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

@@ -1,0 +1,169 @@
+"""Who answers a conversation, and carrying messages between shopper, bot and agent.
+
+Bot mode: the shopper's message goes to Rasa and the replies come back. Human mode (after a
+handoff): messages are stored and shown to staff, and the bot stays quiet until a person
+resolves the ticket or hands the conversation back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Engine
+
+from bot import conversations, replies, tickets
+from bot.conversations import Said
+from bot.gateway.hub import Hub
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.policy import load_policy
+from bot.store.models import Conversation, StaffUser
+
+logger = logging.getLogger(__name__)
+
+HANDED_BACK_INTENT = "EXTERNAL_handed_back"
+UNAVAILABLE = (
+    "Sorry, the assistant is temporarily unavailable. Your message is saved; please try "
+    "again in a few minutes."
+)
+SILENT_BOT = "Sorry, something went wrong on my side."
+
+
+class Deliverer(Protocol):
+    """Pushes messages to a channel that does not poll the gateway (Telegram, WhatsApp)."""
+
+    async def deliver(self, conversation: Conversation, said: list[Said]) -> None: ...
+
+
+class Gateway:
+    def __init__(self, rasa: RasaClient, engine: Engine | None = None) -> None:
+        self.rasa = rasa
+        self.engine = engine
+        self.hub = Hub()
+        self.deliverers: dict[str, Deliverer] = {}
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    # --- shopper side ---------------------------------------------------------------------
+    async def receive(
+        self, conversation: Conversation, text: str, payload: str | None = None
+    ) -> list[Said]:
+        """A shopper's message (a typed text, or a button: its title and payload). Stored
+        first, then answered by the bot unless a person has the conversation."""
+        cid = conversation.id
+        async with self._locks[cid]:
+            extra = {"payload": payload} if payload else None
+            conversations.add(cid, "shopper", text, extra=extra, engine=self.engine)
+            self.hub.notify(cid)
+            current = conversations.get(cid, self.engine)
+            if current.mode == "human":
+                return []
+            try:
+                answer = await self.rasa.send(
+                    cid, payload or text, metadata={"channel": conversation.channel}
+                )
+            except RasaUnavailable as error:
+                logger.warning("conversation %s: %s", cid, error)
+                return await self._say(current, [{"text": UNAVAILABLE}])
+            said = await self._say(current, answer)
+            if not said:
+                # Rasa answered nothing: an action failed before it could say anything.
+                said = await self._hand_off_silent_bot(current)
+            return said
+
+    async def _hand_off_silent_bot(self, conversation: Conversation) -> list[Said]:
+        ticket = tickets.record_handoff(conversation.id, "action_error", engine=self.engine)
+        notice = replies.handoff_notice(ticket, load_policy().support_hours, datetime.now(UTC))
+        return await self._say(
+            conversation,
+            [{"text": SILENT_BOT}, {"text": notice}, {"custom": {"handoff": {"ticket": ticket}}}],
+        )
+
+    async def _say(self, conversation: Conversation, answer: list[dict[str, Any]]) -> list[Said]:
+        """Store the bot's replies, switch to a person if the bot handed off, deliver."""
+        said = []
+        for message in answer:
+            custom = message.get("custom")
+            if isinstance(custom, dict) and "handoff" in custom:
+                conversations.set_mode(conversation.id, "human", self.engine)
+                continue
+            text = message.get("text") or ""
+            extra = {"image": message["image"]} if message.get("image") else None
+            if not text and not extra:
+                continue
+            buttons = [
+                {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+                for b in message.get("buttons") or []
+            ]
+            said.append(
+                conversations.add(
+                    conversation.id, "bot", text, buttons=buttons, extra=extra, engine=self.engine
+                )
+            )
+        await self._deliver(conversation, said)
+        return said
+
+    async def _deliver(self, conversation: Conversation, said: list[Said]) -> None:
+        if said:
+            self.hub.notify(conversation.id)
+        deliverer = self.deliverers.get(conversation.channel)
+        if deliverer is not None and said:
+            await deliverer.deliver(conversation, said)
+
+    # --- staff side -----------------------------------------------------------------------
+    def _conversation_of(self, ticket_id: int) -> Conversation:
+        ticket = tickets.get_ticket(ticket_id, self.engine)
+        if ticket is None:
+            raise tickets.TicketError("no such ticket")
+        conversation = conversations.get(ticket.conversation_id, self.engine)
+        if conversation is None:
+            raise tickets.TicketError(
+                "this conversation did not come through the gateway, so there is no channel "
+                "to answer on"
+            )
+        return conversation
+
+    async def agent_reply(self, ticket_id: int, agent: StaffUser, text: str) -> Said:
+        """An agent's message, stored and sent to the shopper on their channel."""
+        conversation = self._conversation_of(ticket_id)
+        async with self._locks[conversation.id]:
+            tickets.note_agent_reply(ticket_id, agent, self.engine)
+            said = conversations.add(
+                conversation.id, "agent", text, agent=agent, engine=self.engine
+            )
+            await self._deliver(conversation, [said])
+            return said
+
+    async def resolve(self, ticket_id: int, agent: StaffUser) -> None:
+        """Done: the ticket closes and the bot answers the shopper's next message."""
+        conversation = self._conversation_of(ticket_id)
+        async with self._locks[conversation.id]:
+            tickets.close(ticket_id, "resolved", self.engine)
+            conversations.set_mode(conversation.id, "bot", self.engine)
+            conversations.add(
+                conversation.id, "system", f"Resolved by {agent.username}.", engine=self.engine
+            )
+            self.hub.notify(conversation.id)
+
+    async def hand_back(self, ticket_id: int, agent: StaffUser) -> list[Said]:
+        """Back to the bot, which greets the shopper again."""
+        conversation = self._conversation_of(ticket_id)
+        async with self._locks[conversation.id]:
+            tickets.close(ticket_id, "returned", self.engine)
+            conversations.set_mode(conversation.id, "bot", self.engine)
+            conversations.add(
+                conversation.id,
+                "system",
+                f"Handed back to the assistant by {agent.username}.",
+                engine=self.engine,
+            )
+            self.hub.notify(conversation.id)
+            try:
+                answer = await self.rasa.trigger(conversation.id, HANDED_BACK_INTENT)
+            except RasaUnavailable as error:
+                logger.warning("conversation %s: hand back: %s", conversation.id, error)
+                answer = []
+            current = conversations.get(conversation.id, self.engine)
+            return await self._say(current, answer)

@@ -1,0 +1,107 @@
+"""The gateway's own HTTP channel for shoppers: start a conversation, send messages, read
+(or wait for) new ones. The web widget and tests use it; the conversation id is the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bot import conversations
+from bot.gateway.relay import Gateway
+
+MAX_TEXT_CHARS = 4000
+MAX_WAIT_SECONDS = 30.0
+
+
+class BadRequest(Exception):
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def clean_text(value: Any) -> str:
+    """The shopper's text without control characters; refused if empty or too long."""
+    if not isinstance(value, str):
+        raise BadRequest("'text' must be a string")
+    text = "".join(ch for ch in value if ch in "\n\t" or ch.isprintable()).strip()
+    if not text:
+        raise BadRequest("the message is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise BadRequest(f"the message is longer than {MAX_TEXT_CHARS} characters", 413)
+    return text
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise BadRequest("send JSON (content-type: application/json)", 415)
+    try:
+        body = await request.json()
+    except ValueError as error:
+        raise BadRequest("the body is not valid JSON") from error
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def gateway_of(request: Request) -> Gateway:
+    return request.app.state.gateway
+
+
+def error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def start_conversation(request: Request) -> JSONResponse:
+    conversation = conversations.start("api", engine=gateway_of(request).engine)
+    return JSONResponse({"conversation_id": conversation.id, "mode": "bot"}, status_code=201)
+
+
+async def post_message(request: Request) -> JSONResponse:
+    gateway = gateway_of(request)
+    conversation = conversations.get(request.path_params["cid"], gateway.engine)
+    if conversation is None:
+        return error("no such conversation", 404)
+    try:
+        body = await json_body(request)
+        text = clean_text(body.get("text"))
+        payload = body.get("payload")
+        if payload is not None:
+            payload = clean_text(payload)
+    except BadRequest as bad:
+        return error(str(bad), bad.status)
+    said = await gateway.receive(conversation, text, payload)
+    mode = conversations.get(conversation.id, gateway.engine).mode
+    return JSONResponse({"messages": [s.as_json() for s in said], "mode": mode})
+
+
+async def get_messages(request: Request) -> JSONResponse:
+    """Messages after `after` (an id); with `wait` seconds, waits for one to arrive."""
+    gateway = gateway_of(request)
+    cid = request.path_params["cid"]
+    try:
+        after = int(request.query_params.get("after", 0))
+        wait = min(float(request.query_params.get("wait", 0)), MAX_WAIT_SECONDS)
+    except ValueError:
+        return error("'after' and 'wait' must be numbers", 400)
+    if conversations.get(cid, gateway.engine) is None:
+        return error("no such conversation", 404)
+    event = gateway.hub.listen(cid)
+    said = conversations.messages(cid, after, gateway.engine)
+    if not said and wait > 0:
+        await gateway.hub.wait(event, wait)
+        said = conversations.messages(cid, after, gateway.engine)
+    # Staff notes ("resolved by ...") are not for the shopper.
+    shown = [s.as_json() for s in said if s.sender != "system"]
+    mode = conversations.get(cid, gateway.engine).mode
+    last = said[-1].id if said else after
+    return JSONResponse({"messages": shown, "mode": mode, "last": last})
+
+
+routes = [
+    Route("/api/conversations", start_conversation, methods=["POST"]),
+    Route("/api/conversations/{cid}/messages", post_message, methods=["POST"]),
+    Route("/api/conversations/{cid}/messages", get_messages, methods=["GET"]),
+]
