@@ -9,15 +9,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from bot.orders import get_order_source
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
-from bot.store.db import get_engine
+from bot.store.db import get_engine, session_scope
+from bot.store.models import Ticket
 
 MODEL = os.environ.get("SA_MODEL")
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text())
@@ -125,3 +128,52 @@ class Conversation:
     @property
     def said(self) -> str:
         return " ".join(self.messages)
+
+
+# --- shoppers on the running stack's gateway --------------------------------------------
+
+PASSWORD = "correct horse battery staple"
+
+
+class Shopper:
+    """A shopper on the gateway's HTTP channel."""
+
+    def __init__(self, stack) -> None:
+        self.http = httpx.Client(base_url=stack.gateway_url, timeout=60)
+        started = self.http.post("/api/conversations")
+        assert started.status_code == 201
+        self.id = started.json()["conversation_id"]
+        self.last = 0
+
+    def says(self, text: str, payload: str | None = None) -> str:
+        body = {"text": text, **({"payload": payload} if payload else {})}
+        response = self.http.post(f"/api/conversations/{self.id}/messages", json=body)
+        response.raise_for_status()
+        self.mode = response.json()["mode"]
+        return " ".join(m["text"] for m in response.json()["messages"])
+
+    def receives(self, wait: float = 10) -> list[dict]:
+        """New messages since the last call, waiting up to `wait` s for one."""
+        response = self.http.get(
+            f"/api/conversations/{self.id}/messages", params={"after": self.last, "wait": wait}
+        )
+        response.raise_for_status()
+        self.last = response.json()["last"]
+        return response.json()["messages"]
+
+
+def ticket_of(engine, conversation_id: str) -> Ticket:
+    with session_scope(engine) as session:
+        return session.scalars(
+            select(Ticket).where(Ticket.conversation_id == conversation_id)
+        ).one()
+
+
+def handed_off_shopper(stack) -> Shopper:
+    order = seed_order("10423")
+    shopper = Shopper(stack)
+    shopper.says("where is my order 10423?")
+    assert "#10423 is" in shopper.says(order["email"])
+    assert "reference H-" in shopper.says("I'd like to talk to a person please")
+    assert shopper.mode == "human"
+    return shopper

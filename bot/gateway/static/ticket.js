@@ -10,11 +10,11 @@
     item.className = "msg " + m.sender;
     item.dataset.id = m.id;
     const who = document.createElement("span");
-    who.className = "who";
+    who.className = m.agent ? "who name" : "who";
     who.textContent = m.agent || m.sender;
     const time = document.createElement("time");
     time.dateTime = m.time;
-    time.textContent = new Date(m.time).toLocaleTimeString();
+    time.textContent = m.time.slice(11, 19); // UTC, like the rest of the page
     const text = document.createElement("p");
     text.textContent = m.text;
     item.append(who, time, text);
