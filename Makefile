@@ -17,6 +17,9 @@ VENV_RASA := .venv-rasa/.installed
 RASA := .venv-rasa/bin/rasa
 PY := .venv/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
+# The browser tests drive Debian's chromium (Playwright cannot download a browser here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Training data. The FAQ (data/faq) and the demo shop (data/shop) are not training data:
 # editing them never needs a retrain.
@@ -25,7 +28,7 @@ TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt $(sort
 MODEL_HASH = $(shell cat $(TRAIN_INPUTS) | sha256sum | cut -c1-16)
 MODEL = models/assistant-$(MODEL_HASH).tar.gz
 
-.PHONY: run shell train test lint validate test-stories bench venvs db-reset clean
+.PHONY: run shell train test lint validate test-stories bench venvs db-reset staff clean
 
 venvs: $(VENV) $(VENV_RASA)
 
@@ -62,6 +65,16 @@ shell: venvs train
 db-reset: $(VENV)
 	$(PY) -m bot.cli db reset
 
+# A staff account for the console: make staff NAME=alex (asks for the password).
+staff: $(VENV)
+	@test -n "$(NAME)" || { echo "usage: make staff NAME=username"; exit 1; }
+	$(PY) -m bot.cli staff add "$(NAME)"
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests..."
+	$(SUDO) apt-get update -q >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
+
 lint: $(VENV)
 	.venv/bin/ruff check .
 
@@ -80,7 +93,7 @@ test-stories: train | var/log
 	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
 
-test: venvs lint validate test-stories
+test: venvs lint validate test-stories $(CHROMIUM)
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
 
 bench: venvs train

@@ -1,0 +1,24 @@
+"""The gateway in-process (Starlette's test client, a fresh SQLite store) when Rasa is not
+there: a port nobody listens on, as after a crash."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from bot import conversations
+from bot.gateway.app import create_app
+from bot.gateway.relay import UNAVAILABLE
+from bot.stack import free_port
+
+
+def test_rasa_down_gets_a_clear_answer_and_the_message_is_kept(store):
+    app = create_app(rasa_url=f"http://127.0.0.1:{free_port()}", engine=store)
+    with TestClient(app) as client:
+        cid = client.post("/api/conversations").json()["conversation_id"]
+        response = client.post(f"/api/conversations/{cid}/messages", json={"text": "hello"})
+        assert response.status_code == 200
+        assert [m["text"] for m in response.json()["messages"]] == [UNAVAILABLE]
+    assert [(s.sender, s.text) for s in conversations.messages(cid, engine=store)] == [
+        ("shopper", "hello"),
+        ("bot", UNAVAILABLE),
+    ]
