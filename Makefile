@@ -99,6 +99,7 @@ test: venvs lint validate test-stories $(CHROMIUM)
 bench: venvs train
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway
 
 var/log:
 	mkdir -p $@

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
 from bot.stack import RASA_BIN, Stack, free_port
 
@@ -141,7 +141,7 @@ def rest_latency(model: Path, work: Path, messages: int = 200) -> dict:
     timings: list[float] = []
     env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'bench-store.db'}"}
     with (
-        Stack(model, free_port(), free_port(), log_dir=work, env=env) as stack,
+        Stack(model, free_port(), free_port(), None, log_dir=work, env=env) as stack,
         httpx.Client(timeout=60) as client,
     ):
         url = f"{stack.rasa_url}/webhooks/rest/webhook"
@@ -157,12 +157,8 @@ def rest_latency(model: Path, work: Path, messages: int = 200) -> dict:
                 response.raise_for_status()
                 timings.append((time.perf_counter() - started) * 1000)
             turn += 1
-    ordered = sorted(timings)
     return {
-        "messages": len(timings),
-        "p50_ms": round(statistics.median(ordered), 1),
-        "p95_ms": round(ordered[int(0.95 * len(ordered)) - 1], 1),
-        "max_ms": round(ordered[-1], 1),
+        **latency_summary(timings),
         "mix": "7-turn conversations: greet, order status with number, verification by email "
         "(database), ETA, off-topic, thanks, bye; sequential, one client",
     }

@@ -1,0 +1,100 @@
+"""Gateway overhead: the same conversations sent through the gateway and straight to Rasa's
+REST channel, message by message in turn, on one running stack, so both see the same load.
+
+Run with `make bench`; prints a table and writes benchmarks/results/gateway.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from benchmarks.foundation import RESULTS, conversation_script
+from benchmarks.stats import latency_summary
+from bot.settings import PROJECT_ROOT
+from bot.stack import Stack, free_port
+
+MESSAGES = 300  # per path
+
+
+def measure(model: Path, work: Path, messages: int = MESSAGES) -> dict:
+    seed = yaml.safe_load((PROJECT_ROOT / "data" / "shop" / "seed.yml").read_text())
+    emails = {c["id"]: c["email"] for c in seed["customers"]}
+    orders = [(o["number"], emails[o["customer"]]) for o in seed["orders"]]
+    env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}"}
+    tracker = f"sqlite:///{work / 'tracker.db'}"
+    timings: dict[str, list[float]] = {"gateway": [], "rasa_rest": []}
+    with (
+        Stack(model, free_port(), free_port(), free_port(), work, env, tracker) as stack,
+        httpx.Client(timeout=60) as client,
+    ):
+
+        def timed(path: str, url: str, body: dict) -> None:
+            started = time.perf_counter()
+            client.post(url, json=body).raise_for_status()
+            timings[path].append((time.perf_counter() - started) * 1000)
+
+        rasa = f"{stack.rasa_url}/webhooks/rest/webhook"
+        client.post(rasa, json={"sender": "warm-up", "message": "hi"}).raise_for_status()
+        turn = 0
+        while len(timings["gateway"]) < messages:
+            number, email = orders[turn % len(orders)]
+            cid = client.post(f"{stack.gateway_url}/api/conversations").json()["conversation_id"]
+            gateway = f"{stack.gateway_url}/api/conversations/{cid}/messages"
+            for text in conversation_script(number, email):
+                if len(timings["gateway"]) == messages:
+                    break
+                timed("gateway", gateway, {"text": text})
+                timed("rasa_rest", rasa, {"sender": f"direct-{turn}", "message": text})
+            turn += 1
+    through, direct = latency_summary(timings["gateway"]), latency_summary(timings["rasa_rest"])
+    return {
+        "gateway": through,
+        "rasa_rest": direct,
+        "overhead_p50_ms": round(through["p50_ms"] - direct["p50_ms"], 1),
+        "overhead_p95_ms": round(through["p95_ms"] - direct["p95_ms"], 1),
+        "mix": "7-turn conversations (greet, order status, verification by email, ETA, "
+        "off-topic, thanks, bye); each message sent through the gateway and then straight to "
+        "Rasa, sequential, one client, SQLite store and tracker",
+    }
+
+
+def main() -> int:
+    model = Path(os.environ.get("SA_MODEL", ""))
+    if not model.is_file():
+        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+        return 2
+    work = PROJECT_ROOT / "var" / "bench-gateway"
+    work.mkdir(parents=True, exist_ok=True)
+    for old in work.glob("*.db*"):
+        old.unlink()
+    print(f"Gateway overhead: {MESSAGES} messages each way...", flush=True)
+    results = {
+        **measure(model, work),
+        "model": model.name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "gateway.json").write_text(json.dumps(results, indent=2) + "\n")
+    rows = [(name, results[name]) for name in ("gateway", "rasa_rest")]
+    rows.append(
+        ("overhead", {"p50_ms": results["overhead_p50_ms"], "p95_ms": results["overhead_p95_ms"]})
+    )
+    for name, r in rows:
+        figures = "   ".join(
+            f"{k[:3]} {r[k]:>6} ms" for k in ("p50_ms", "p95_ms", "p99_ms") if k in r
+        )
+        print(f"{name:<10} {figures}")
+    print(f"written: {RESULTS / 'gateway.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
