@@ -147,3 +147,15 @@ def messages(conversation_id: str, after: int = 0, engine: Engine | None = None)
             )
         )
     return said
+
+
+def button(conversation_id: str, message_id: int, index: int, engine: Engine | None = None):
+    """(title, payload) of a button the bot showed in this conversation, or None."""
+    with session_scope(engine or get_engine()) as session:
+        message = session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation_id or not message.extra:
+        return None
+    buttons = json.loads(message.extra).get("buttons") or []
+    if not 0 <= index < len(buttons):
+        return None
+    return buttons[index]["title"], buttons[index]["payload"]

@@ -150,6 +150,8 @@ class Stack:
                 "--port",
                 str(self.gateway_port),
                 "--no-access-log",  # URLs carry conversation ids, the shoppers' keys
+                "--timeout-graceful-shutdown",
+                "3",  # open event streams (web widget) must not hold up a stop
             ],
             extra_env={"RASA_URL": self.rasa_url},
         )

@@ -177,3 +177,59 @@ def handed_off_shopper(stack) -> Shopper:
     assert "reference H-" in shopper.says("I'd like to talk to a person please")
     assert shopper.mode == "human"
     return shopper
+
+
+class Agent:
+    """A logged-in staff member using the console's JSON answers."""
+
+    def __init__(self, stack, username: str) -> None:
+        self.http = httpx.Client(
+            base_url=stack.gateway_url, timeout=60, headers={"accept": "application/json"}
+        )
+        login = self.http.post("/console/login", data={"username": username, "password": PASSWORD})
+        assert login.status_code == 303, login.text
+        self.csrf = self.http.get("/console/session").json()["csrf_token"]
+
+    def post(self, path: str, **body) -> httpx.Response:
+        return self.http.post(path, json=body, headers={"x-csrf-token": self.csrf})
+
+    def ticket(self, ticket_id: int) -> dict:
+        return self.http.get(f"/console/tickets/{ticket_id}").json()
+
+
+def new_agent(stack) -> Agent:
+    """A new staff account on the stack's store, logged in."""
+    from bot import staff
+
+    name = f"agent-{os.urandom(3).hex()}"
+    staff.create_user(name, PASSWORD, get_engine(stack.db_url))
+    return Agent(stack, name)
+
+
+# --- a real browser: Debian's chromium, headless, driven by Playwright ---------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        )
+        yield launched
+        launched.close()
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path

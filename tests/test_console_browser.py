@@ -4,34 +4,14 @@ log in, open the ticket a shopper's handoff created, reply, and the shopper rece
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import pytest
 
 from bot import staff
-from bot.settings import PROJECT_ROOT
 from bot.store.db import get_engine
-from tests.conftest import PASSWORD, handed_off_shopper, ticket_of
+from tests.conftest import PASSWORD, handed_off_shopper, screenshot, ticket_of
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM.exists(), "Debian's chromium is missing: `make test` installs it"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        )
-        yield launched
-        launched.close()
 
 
 def test_agent_logs_in_opens_the_ticket_and_the_reply_reaches_the_shopper(stack, browser):
@@ -71,6 +51,5 @@ def test_agent_logs_in_opens_the_ticket_and_the_reply_reaches_the_shopper(stack,
     # The shopper writes back; the open ticket page shows it without a reload.
     shopper.says("Thank you so much!")
     transcript.get_by_text("Thank you so much!").wait_for(timeout=10_000)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "console-ticket.png"), full_page=True)
+    screenshot(page, "console-ticket")
     page.close()

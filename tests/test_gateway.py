@@ -11,27 +11,9 @@ import pytest
 from bot import staff
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation
-from tests.conftest import PASSWORD, Shopper, handed_off_shopper, ticket_of
+from tests.conftest import PASSWORD, Agent, Shopper, handed_off_shopper, ticket_of
 
 pytestmark = pytest.mark.e2e
-
-
-class Agent:
-    """A logged-in staff member using the console's JSON answers."""
-
-    def __init__(self, stack, username: str) -> None:
-        self.http = httpx.Client(
-            base_url=stack.gateway_url, timeout=60, headers={"accept": "application/json"}
-        )
-        login = self.http.post("/console/login", data={"username": username, "password": PASSWORD})
-        assert login.status_code == 303, login.text
-        self.csrf = self.http.get("/console/session").json()["csrf_token"]
-
-    def post(self, path: str, **body) -> httpx.Response:
-        return self.http.post(path, json=body, headers={"x-csrf-token": self.csrf})
-
-    def ticket(self, ticket_id: int) -> dict:
-        return self.http.get(f"/console/tickets/{ticket_id}").json()
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.channels import web
 from bot.gateway import console, shopper_api
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import Gateway
@@ -31,8 +32,13 @@ def create_app(rasa_url: str | None = None, engine: Engine | None = None) -> Sta
         await gateway.rasa.aclose()
 
     app = Starlette(
-        routes=[Route("/health", health), *shopper_api.routes, *console.routes],
-        middleware=[Middleware(SecurityHeaders)],
+        routes=[
+            Route("/health", health),
+            *shopper_api.routes,
+            *web.routes,
+            *console.routes,
+        ],
+        middleware=[Middleware(SecurityHeaders), Middleware(web.ShopperCors)],
         lifespan=lifespan,
     )
     app.state.gateway = gateway

@@ -30,6 +30,7 @@ UNAVAILABLE = (
     "again in a few minutes."
 )
 SILENT_BOT = "Sorry, something went wrong on my side."
+TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
 
 
 class Deliverer(Protocol):
@@ -73,6 +74,20 @@ class Gateway:
                 said = await self._hand_off_silent_bot(current)
             return said
 
+    async def receive_unsupported(self, conversation: Conversation, kind: str) -> list[Said]:
+        """A sticker, photo, voice note...: noted in the transcript and answered politely
+        (by the bot, or left for the person who has the conversation)."""
+        cid = conversation.id
+        async with self._locks[cid]:
+            conversations.add(
+                cid, "shopper", f"[{kind}]", extra={"unsupported": kind}, engine=self.engine
+            )
+            self.hub.notify(cid)
+            current = conversations.get(cid, self.engine)
+            if current.mode == "human":
+                return []
+            return await self._say(current, [{"text": TEXT_ONLY}])
+
     async def _hand_off_silent_bot(self, conversation: Conversation) -> list[Said]:
         ticket = tickets.record_handoff(conversation.id, "action_error", engine=self.engine)
         notice = replies.handoff_notice(ticket, load_policy().support_hours, datetime.now(UTC))
@@ -110,7 +125,10 @@ class Gateway:
             self.hub.notify(conversation.id)
         deliverer = self.deliverers.get(conversation.channel)
         if deliverer is not None and said:
-            await deliverer.deliver(conversation, said)
+            try:
+                await deliverer.deliver(conversation, said)
+            except Exception:  # stored already; the channel being down must not lose it
+                logger.exception("delivery to %s failed", conversation.channel)
 
     # --- staff side -----------------------------------------------------------------------
     def _conversation_of(self, ticket_id: int) -> Conversation:

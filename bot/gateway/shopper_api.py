@@ -54,8 +54,20 @@ def error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+POLLED_CHANNELS = ("api", "web")
+
+
 async def start_conversation(request: Request) -> JSONResponse:
-    conversation = conversations.start("api", engine=gateway_of(request).engine)
+    """`{"channel": "web"}` from the widget; plain API clients may send no body."""
+    channel = "api"
+    if await request.body():
+        try:
+            channel = (await json_body(request)).get("channel", "api")
+        except BadRequest as bad:
+            return error(str(bad), bad.status)
+        if channel not in POLLED_CHANNELS:
+            return error(f"'channel' must be one of {', '.join(POLLED_CHANNELS)}", 400)
+    conversation = conversations.start(channel, engine=gateway_of(request).engine)
     return JSONResponse({"conversation_id": conversation.id, "mode": "bot"}, status_code=201)
 
 

@@ -1,0 +1,1 @@
+"""Channels that plug into the gateway: the on-site web widget, Telegram and WhatsApp."""

@@ -1,0 +1,260 @@
+// Storefront Assist chat widget. Add to any page:
+//   <script src="https://YOUR-GATEWAY/widget.js" data-title="Your Shop · Help" defer></script>
+// Plain JavaScript, no dependencies; its look is kept inside a shadow root so the shop's
+// styles and the widget's don't mix.
+(function () {
+  "use strict";
+  const script = document.currentScript;
+  const base = new URL(script ? script.src : "/widget.js", window.location.href).origin;
+  const storeKey = "storefront-assist:" + base;
+  const title = (script && script.dataset.title) || "Help";
+  let conversationId = localStorage.getItem(storeKey);
+  let source = null;
+  let pending = 0;
+  const seen = new Set();
+
+  const host = document.createElement("div");
+  host.id = "storefront-assist";
+  const root = host.attachShadow({ mode: "open" });
+  root.innerHTML = `
+    <style>
+      :host { all: initial; }
+      * { box-sizing: border-box; font-family: system-ui, sans-serif; }
+      .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0;
+        border-radius: 999px; padding: 14px 20px; background: #1f5fbf; color: #fff; font-size: 15px;
+        box-shadow: 0 4px 14px rgba(0,0,0,.25); cursor: pointer; }
+      .panel { position: fixed; right: 20px; bottom: 84px; z-index: 2147483000; width: 370px;
+        height: min(560px, calc(100vh - 110px)); display: flex; flex-direction: column; background: #fff;
+        border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.3); overflow: hidden; color: #1d2330; }
+      .panel[hidden] { display: none; }
+      header { display: flex; justify-content: space-between; align-items: center; padding: 12px 14px;
+        background: #1f5fbf; color: #fff; font-weight: 600; }
+      header button { background: transparent; border: 0; color: #fff; font-size: 22px; cursor: pointer; line-height: 1; }
+      .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px;
+        background: #f5f6f8; margin: 0; list-style: none; }
+      .msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; line-height: 1.4; font-size: 14px;
+        white-space: pre-wrap; overflow-wrap: anywhere; }
+      .shopper { align-self: flex-end; background: #1f5fbf; color: #fff; }
+      .shopper a { color: #fff; }
+      .bot { align-self: flex-start; background: #fff; border: 1px solid #d9dde5; }
+      .agent { align-self: flex-start; background: #e4f4ea; border: 1px solid #bfe3cc; }
+      .who { display: block; font-size: 11px; color: #5b6475; margin-bottom: 2px; }
+      .quick { align-self: flex-start; display: flex; flex-wrap: wrap; gap: 6px; }
+      .quick button { border: 1px solid #1f5fbf; color: #1f5fbf; background: #fff; border-radius: 999px;
+        padding: 6px 12px; font-size: 13px; cursor: pointer; }
+      .quick button:disabled { opacity: .5; cursor: default; }
+      .typing { align-self: flex-start; color: #5b6475; font-size: 13px; padding: 4px 2px; }
+      .status { font-size: 12px; color: #a61b1b; padding: 4px 12px; background: #fff3f3; }
+      .status[hidden] { display: none; }
+      form { display: flex; gap: 6px; padding: 10px; border-top: 1px solid #d9dde5; background: #fff; }
+      input { flex: 1; padding: 9px 10px; border: 1px solid #d9dde5; border-radius: 8px; font-size: 14px; }
+      form button { border: 0; background: #1f5fbf; color: #fff; border-radius: 8px; padding: 0 14px; cursor: pointer; }
+      button:focus-visible, input:focus-visible, a:focus-visible { outline: 3px solid #f0b429; outline-offset: 1px; }
+      @media (max-width: 480px) {
+        .panel { inset: 0; width: 100vw; height: 100vh; border-radius: 0; }
+        .launcher { right: 12px; bottom: 12px; }
+      }
+    </style>
+    <button class="launcher" type="button" aria-expanded="false" aria-controls="sa-panel">Chat with us</button>
+    <section class="panel" id="sa-panel" role="dialog" aria-label="Chat with the shop" hidden>
+      <header><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>
+      <ol class="log" role="log" aria-live="polite" aria-label="Conversation"></ol>
+      <p class="status" role="status" hidden></p>
+      <form>
+        <input name="text" autocomplete="off" maxlength="4000" aria-label="Your message" placeholder="Type your message…">
+        <button type="submit">Send</button>
+      </form>
+    </section>`;
+  document.body.appendChild(host);
+
+  root.querySelector(".title").textContent = title;
+  const launcher = root.querySelector(".launcher");
+  const panel = root.querySelector(".panel");
+  const log = root.querySelector(".log");
+  const status = root.querySelector(".status");
+  const form = root.querySelector("form");
+  const input = root.querySelector("input");
+  let typing = null;
+
+  function api(path, options) {
+    return fetch(base + path, options).then((response) => {
+      if (!response.ok) throw Object.assign(new Error("HTTP " + response.status), { status: response.status });
+      return response.json();
+    });
+  }
+
+  function linkify(parent, text) {
+    // Links become clickable; everything else stays text (never HTML).
+    const pattern = /https?:\/\/[^\s<>"')]+/g;
+    let at = 0;
+    for (const match of text.matchAll(pattern)) {
+      parent.append(document.createTextNode(text.slice(at, match.index)));
+      const link = document.createElement("a");
+      link.href = match[0];
+      link.textContent = match[0];
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      parent.append(link);
+      at = match.index + match[0].length;
+    }
+    parent.append(document.createTextNode(text.slice(at)));
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function render(message) {
+    if (seen.has(message.id)) return;
+    seen.add(message.id);
+    // A newer message makes older quick replies stale.
+    root.querySelectorAll(".quick button").forEach((b) => { b.disabled = true; });
+    const item = document.createElement("li");
+    item.className = "msg " + message.sender;
+    item.dataset.id = message.id;
+    if (message.sender === "agent") {
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = (message.agent || "Support") + " · support team";
+      item.append(who);
+    }
+    linkify(item, message.text);
+    log.insertBefore(item, typing && typing.isConnected ? typing : null);
+    if (message.buttons && message.buttons.length) {
+      const quick = document.createElement("li");
+      quick.className = "quick";
+      for (const button of message.buttons) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.textContent = button.title;
+        b.addEventListener("click", () => {
+          quick.querySelectorAll("button").forEach((other) => { other.disabled = true; });
+          send(button.title, button.payload);
+        });
+        quick.append(b);
+      }
+      log.insertBefore(quick, typing && typing.isConnected ? typing : null);
+    }
+    scrollDown();
+  }
+
+  function showTyping(on) {
+    if (on && !typing) {
+      typing = document.createElement("li");
+      typing.className = "typing";
+      typing.setAttribute("aria-label", "The assistant is typing");
+      typing.textContent = "…";
+      log.append(typing);
+      scrollDown();
+    } else if (!on && typing) {
+      typing.remove();
+      typing = null;
+    }
+  }
+
+  function showStatus(text) {
+    status.textContent = text || "";
+    status.hidden = !text;
+  }
+
+  async function ensureConversation() {
+    if (conversationId) return conversationId;
+    const started = await api("/api/conversations", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ channel: "web" }),
+    });
+    conversationId = started.conversation_id;
+    localStorage.setItem(storeKey, conversationId);
+    return conversationId;
+  }
+
+  async function loadHistory() {
+    try {
+      const history = await api(`/api/conversations/${conversationId}/messages?after=0`);
+      history.messages.forEach(render);
+    } catch (error) {
+      if (error.status === 404) {  // the shop cleared it: start afresh
+        localStorage.removeItem(storeKey);
+        conversationId = null;
+        await ensureConversation();
+      } else {
+        throw error;
+      }
+    }
+  }
+
+  function listen() {
+    if (source) source.close();
+    const last = Math.max(0, ...seen);
+    source = new EventSource(`${base}/api/conversations/${conversationId}/events?after=${last}`);
+    source.onmessage = (event) => { render(JSON.parse(event.data)); };
+    source.onopen = () => showStatus("");
+    source.onerror = () => {
+      showStatus("Connection lost. Reconnecting…");
+      // The browser retries by itself; if it gave up, start again in a moment.
+      if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
+    };
+  }
+
+  async function send(text, payload) {
+    text = (text || "").trim();
+    if (!text) return;
+    pending += 1;
+    showTyping(true);
+    try {
+      await ensureConversation();
+      const body = payload ? { text, payload } : { text };
+      const answer = await api(`/api/conversations/${conversationId}/messages`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      answer.messages.forEach(render);
+      showStatus("");
+    } catch (error) {
+      showStatus("Your message could not be sent. Please try again.");
+      input.value = input.value || text;
+    } finally {
+      pending -= 1;
+      if (!pending) showTyping(false);
+    }
+  }
+
+  let opened = false;
+  async function open() {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    input.focus();
+    if (opened) return;
+    opened = true;
+    try {
+      await ensureConversation();
+      await loadHistory();
+      listen();
+    } catch (error) {
+      opened = false;
+      showStatus("The chat is not available right now. Please try again later.");
+    }
+  }
+
+  function close() {
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
+  root.querySelector(".close").addEventListener("click", close);
+  panel.addEventListener("keydown", (event) => { if (event.key === "Escape") close(); });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = input.value;
+    input.value = "";
+    send(text);
+  });
+  window.addEventListener("online", () => { if (opened) listen(); });
+  // A returning shopper finds the conversation open where they left it.
+  if (conversationId && sessionStorage.getItem(storeKey + ":open") === "1") open();
+  window.addEventListener("pagehide", () => {
+    sessionStorage.setItem(storeKey + ":open", panel.hidden ? "0" : "1");
+  });
+})();

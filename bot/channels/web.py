@@ -1,0 +1,111 @@
+"""The on-site chat widget: `<script src="https://GATEWAY/widget.js" defer></script>` on any
+shop page. The widget talks to the shopper API (POST to send) and listens on a Server-Sent
+Events stream, which browsers reconnect by themselves, resuming after the last event id."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import conversations
+
+HERE = Path(__file__).parent / "static"
+KEEPALIVE_SECONDS = 15.0
+
+
+async def events(request: Request) -> Response:
+    """The conversation's messages as they are stored (`id:` is the message id)."""
+    gateway = request.app.state.gateway
+    cid = request.path_params["cid"]
+    if conversations.get(cid, gateway.engine) is None:
+        return JSONResponse({"error": "no such conversation"}, status_code=404)
+    start = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    try:
+        after = int(start)
+    except ValueError:
+        return JSONResponse({"error": "'after' must be a number"}, status_code=400)
+
+    async def stream() -> AsyncIterator[str]:
+        last = after
+        yield "retry: 2000\n\n"
+        while True:
+            event = gateway.hub.listen(cid)
+            said = conversations.messages(cid, last, gateway.engine)
+            for message in said:
+                last = message.id
+                if message.sender != "system":  # staff notes are not for the shopper
+                    yield f"id: {message.id}\ndata: {json.dumps(message.as_json())}\n\n"
+            if not said:
+                await gateway.hub.wait(event, KEEPALIVE_SECONDS)
+                if not event.is_set():
+                    yield ": keep-alive\n\n"
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
+
+
+async def widget_js(request: Request) -> Response:
+    return FileResponse(HERE / "widget.js", media_type="text/javascript")
+
+
+async def demo_page(request: Request) -> Response:
+    return FileResponse(HERE / "demo.html", media_type="text/html")
+
+
+def allowed_origins() -> list[str]:
+    """`WIDGET_ORIGINS`: the shop sites that may embed the widget (comma-separated); any by
+    default: the shopper API uses no cookies, a conversation id is its only key."""
+    raw = os.environ.get("WIDGET_ORIGINS", "*")
+    return [origin.strip() for origin in raw.split(",") if origin.strip()]
+
+
+class ShopperCors:
+    """CORS for the shopper API only (/api/conversations...): the widget runs on the shop's
+    own site. The console never answers cross-origin."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.origins = allowed_origins()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/conversations"):
+            await self.app(scope, receive, send)
+            return
+        origin = dict(scope["headers"]).get(b"origin", b"").decode()
+        allow = "*" if "*" in self.origins else (origin if origin in self.origins else None)
+        cors = []
+        if allow:
+            cors = [(b"access-control-allow-origin", allow.encode()), (b"vary", b"origin")]
+        if scope["method"] == "OPTIONS":
+            headers = cors + [
+                (b"access-control-allow-methods", b"GET, POST"),
+                (b"access-control-allow-headers", b"content-type, last-event-id"),
+                (b"access-control-max-age", b"600"),
+            ]
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + cors
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+routes = [
+    Route("/api/conversations/{cid}/events", events, methods=["GET"]),
+    Route("/widget.js", widget_js, methods=["GET"]),
+    Route("/demo", demo_page, methods=["GET"]),
+]
