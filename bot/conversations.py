@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from bot.store.db import get_engine, session_scope
-from bot.store.models import Conversation, Message, StaffUser
+from bot.store.models import ChannelReceipt, Conversation, Message, StaffUser
 from bot.store.seed import utcnow
 
 SENDERS = ("shopper", "bot", "agent", "system")
@@ -159,3 +160,15 @@ def button(conversation_id: str, message_id: int, index: int, engine: Engine | N
     if not 0 <= index < len(buttons):
         return None
     return buttons[index]["title"], buttons[index]["payload"]
+
+
+def first_receipt(channel: str, external_id: str, engine: Engine | None = None) -> bool:
+    """Record a channel's message id; False if it was recorded before (a retried delivery)."""
+    try:
+        with session_scope(engine or get_engine()) as session:
+            session.add(
+                ChannelReceipt(channel=channel, external_id=external_id, received_at=utcnow())
+            )
+    except IntegrityError:
+        return False
+    return True

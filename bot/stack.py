@@ -156,8 +156,13 @@ class Stack:
             extra_env={"RASA_URL": self.rasa_url},
         )
 
+    def log_path(self, name: str) -> Path:
+        port = {"actions": self.action_port, "rasa": self.rasa_port}.get(name, self.gateway_port)
+        return self.log_dir / f"{name}-{port}.log"
+
     def _spawn(self, name: str, command: list[str], extra_env: dict | None = None) -> None:
-        log = open(self.log_dir / f"{name}-{self.rasa_port}.log", "w")  # noqa: SIM115
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path(name), "w")  # noqa: SIM115
         self.processes[name] = subprocess.Popen(
             command,
             cwd=PROJECT_ROOT,
@@ -186,7 +191,7 @@ class Stack:
             time.sleep(0.5)
 
     def log_tail(self, name: str, lines: int = 30) -> str:
-        path = self.log_dir / f"{name}-{self.rasa_port}.log"
+        path = self.log_path(name)
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:

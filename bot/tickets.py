@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, or_, select
 
 from bot.store.db import get_engine, session_scope
-from bot.store.models import Message, StaffUser, Ticket
+from bot.store.models import Conversation, Message, StaffUser, Ticket
 from bot.store.seed import utcnow
 
 REASONS = {
@@ -77,6 +77,7 @@ class QueueRow:
     ticket: Ticket
     assignee: str | None
     last_message: str
+    channel: str | None
 
 
 def queue(
@@ -117,7 +118,9 @@ def queue(
                 .limit(1)
             ).first()
             name = ticket.assignee.username if ticket.assignee else None
-            rows.append(QueueRow(ticket, name, last or ""))
+            conversation = session.get(Conversation, ticket.conversation_id)
+            channel = conversation.channel if conversation else None
+            rows.append(QueueRow(ticket, name, last or "", channel))
         return rows
 
 

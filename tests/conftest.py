@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -197,13 +199,35 @@ class Agent:
         return self.http.get(f"/console/tickets/{ticket_id}").json()
 
 
-def new_agent(stack) -> Agent:
-    """A new staff account on the stack's store, logged in."""
+def new_agent(stack, gateway: Stack | None = None) -> Agent:
+    """A new staff account on the stack's store, logged in to `gateway` (default: the
+    stack's own)."""
     from bot import staff
 
     name = f"agent-{os.urandom(3).hex()}"
     staff.create_user(name, PASSWORD, get_engine(stack.db_url))
-    return Agent(stack, name)
+    return Agent(gateway or stack, name)
+
+
+@contextmanager
+def gateway_with(stack, env: dict[str, str]) -> Iterator[Stack]:
+    """One more gateway process, with channel settings in `env`, on the running stack's Rasa
+    and store database. `.gateway_url` is its address."""
+    extra = Stack(
+        stack.model,
+        rasa_port=stack.rasa_port,
+        action_port=stack.action_port,
+        gateway_port=free_port(),
+        log_dir=stack.log_dir,
+        env={**stack.env, **env},
+        tracker_url=stack.tracker_url,
+    )
+    try:
+        extra.start_gateway()
+        extra.wait_healthy(timeout=60)
+        yield extra
+    finally:
+        extra.stop()
 
 
 # --- a real browser: Debian's chromium, headless, driven by Playwright ---------------------

@@ -252,6 +252,7 @@ async def export(request: Request) -> Response:
     body = {
         "ticket": ticket_json(ticket),
         "channel": conversation.channel if conversation else None,
+        "channel_user_id": conversation.channel_user_id if conversation else None,
         "messages": [s.as_json() for s in said],
     }
     return Response(

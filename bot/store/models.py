@@ -6,7 +6,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, Numeric, String, Text
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 ORDER_STATES = (
@@ -158,6 +168,19 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+class ChannelReceipt(Base):
+    """A channel's message id, once processed: platforms retry deliveries (WhatsApp does),
+    and a retried message must not be answered twice."""
+
+    __tablename__ = "channel_receipts"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class Ticket(Base):

@@ -1,0 +1,185 @@
+"""Telegram, with python-telegram-bot: long polling by default (no public URL needed), or a
+webhook whose requests must carry Telegram's secret-token header.
+
+Settings: TELEGRAM_BOT_TOKEN (none: no Telegram), TELEGRAM_API_URL (a local Bot API server;
+default Telegram's), TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET (webhook mode).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import os
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot import conversations
+from bot.channels.buttons import button_ref, resolve, split_text
+from bot.conversations import Said
+from bot.gateway.relay import Gateway
+from bot.store.models import Conversation
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+MAX_MESSAGE = 4096  # Telegram's limit for one text message
+SECRET_HEADER = "x-telegram-bot-api-secret-token"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    api_url: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+    @classmethod
+    def from_env(cls) -> TelegramSettings | None:
+        token = os.environ.get("TELEGRAM_BOT_TOKEN")
+        if not token:
+            return None
+        settings = cls(
+            token=token,
+            api_url=os.environ.get("TELEGRAM_API_URL") or None,
+            webhook_url=os.environ.get("TELEGRAM_WEBHOOK_URL") or None,
+            webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        )
+        if settings.webhook_url and not settings.webhook_secret:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
+        return settings
+
+
+def unsupported_kind(update: Update) -> str:
+    message = update.effective_message
+    for kind in ("sticker", "photo", "voice", "video", "document", "audio", "location"):
+        if message is not None and getattr(message, kind, None):
+            return kind
+    return "attachment"
+
+
+class TelegramChannel:
+    """Carries Telegram chats to the gateway and the gateway's messages back."""
+
+    def __init__(self, gateway: Gateway, settings: TelegramSettings) -> None:
+        self.gateway = gateway
+        self.settings = settings
+        builder = ApplicationBuilder().token(settings.token).concurrent_updates(16)
+        if settings.api_url:
+            builder = builder.base_url(settings.api_url.rstrip("/") + "/bot")
+        if settings.webhook_url:
+            builder = builder.updater(None)
+        self.app: Application = builder.build()
+        self.app.add_handler(MessageHandler(filters.TEXT, self.on_text))
+        self.app.add_handler(CallbackQueryHandler(self.on_button))
+        self.app.add_handler(MessageHandler(~filters.TEXT, self.on_other))
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        if self.settings.webhook_url:
+            await self.app.bot.set_webhook(
+                self.settings.webhook_url,
+                secret_token=self.settings.webhook_secret,
+                allowed_updates=["message", "callback_query"],
+            )
+        else:
+            await self.app.updater.start_polling(allowed_updates=["message", "callback_query"])
+        await self.app.start()
+        self.gateway.deliverers[CHANNEL] = self
+
+    async def stop(self) -> None:
+        self.gateway.deliverers.pop(CHANNEL, None)
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    def conversation_of(self, update: Update) -> Conversation:
+        chat_id = str(update.effective_chat.id)
+        return conversations.for_channel_user(CHANNEL, chat_id, self.gateway.engine)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        text = update.effective_message.text or ""
+        if text.startswith("/start"):
+            text = "Hi"  # Telegram's first message when a shopper opens the bot
+        if text.strip():
+            await self.gateway.receive(self.conversation_of(update), text.strip()[:4000])
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        await query.answer()
+        conversation = self.conversation_of(update)
+        pressed = resolve(conversation.id, query.data or "", self.gateway.engine)
+        if pressed is None:
+            return  # a button from another conversation, or forged callback data
+        with contextlib.suppress(TelegramError):  # one answer per question: buttons go
+            await query.edit_message_reply_markup(reply_markup=None)
+        title, payload = pressed
+        await self.gateway.receive(conversation, title, payload)
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_chat is None:
+            return
+        await self.gateway.receive_unsupported(
+            self.conversation_of(update), unsupported_kind(update)
+        )
+
+    async def deliver(self, conversation: Conversation, said: list[Said]) -> None:
+        chat_id = int(conversation.channel_user_id)
+        for message in said:
+            if message.sender == "system":
+                continue
+            text = f"{message.agent} (support): {message.text}" if message.agent else message.text
+            pieces = split_text(text, MAX_MESSAGE)
+            for i, piece in enumerate(pieces):
+                markup = None
+                if message.buttons and i == len(pieces) - 1:
+                    markup = InlineKeyboardMarkup(
+                        [
+                            [
+                                InlineKeyboardButton(
+                                    b["title"][:64], callback_data=button_ref(message.id, n)
+                                )
+                            ]
+                            for n, b in enumerate(message.buttons)
+                        ]
+                    )
+                await self.app.bot.send_message(chat_id, piece, reply_markup=markup)
+
+    async def process_webhook(self, data: dict) -> None:
+        """Queued for the application, so Telegram gets its answer at once."""
+        await self.app.update_queue.put(Update.de_json(data, self.app.bot))
+
+
+async def webhook(request: Request) -> Response:
+    channel: TelegramChannel | None = getattr(request.app.state, "telegram", None)
+    if channel is None or not channel.settings.webhook_url:
+        return JSONResponse({"error": "Telegram webhook mode is not configured"}, status_code=404)
+    sent = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(sent, channel.settings.webhook_secret or ""):
+        return JSONResponse({"error": "bad secret token"}, status_code=403)
+    try:
+        data = await request.json()
+    except ValueError:
+        return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+    if not isinstance(data, dict) or "update_id" not in data:
+        return JSONResponse({"error": "not a Telegram update"}, status_code=400)
+    await channel.process_webhook(data)
+    return JSONResponse({"ok": True})
+
+
+routes = [Route("/telegram/webhook", webhook, methods=["POST"])]

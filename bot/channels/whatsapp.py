@@ -1,0 +1,225 @@
+"""WhatsApp through Meta's Cloud API: a webhook for incoming messages and the Graph API for
+replies.
+
+Settings (all four needed, else no WhatsApp): WHATSAPP_TOKEN (Graph API access token),
+WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET (signs webhook POSTs), WHATSAPP_VERIFY_TOKEN
+(the subscription handshake); WHATSAPP_API_URL (default https://graph.facebook.com/v21.0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bot import conversations
+from bot.channels.buttons import button_ref, resolve, split_text
+from bot.conversations import Said
+from bot.gateway.relay import Gateway
+from bot.store.models import Conversation
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+MAX_TEXT = 4096
+MAX_BODY_WITH_BUTTONS = 1024
+MAX_REPLY_BUTTONS = 3
+MAX_LIST_ROWS = 10
+
+
+@dataclass(frozen=True)
+class WhatsAppSettings:
+    token: str
+    phone_number_id: str
+    app_secret: str
+    verify_token: str
+    api_url: str = "https://graph.facebook.com/v21.0"
+
+    @classmethod
+    def from_env(cls) -> WhatsAppSettings | None:
+        names = ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET")
+        values = [os.environ.get(name) for name in (*names, "WHATSAPP_VERIFY_TOKEN")]
+        if not all(values):
+            return None
+        return cls(*values, api_url=os.environ.get("WHATSAPP_API_URL") or cls.api_url)
+
+
+def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
+    """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>`."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(header.removeprefix("sha256="), expected)
+
+
+def incoming_messages(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shoppers' messages in a webhook payload (status callbacks carry none)."""
+    found = []
+    for entry in payload.get("entry") or []:
+        for change in (entry or {}).get("changes") or []:
+            value = (change or {}).get("value") or {}
+            for message in value.get("messages") or []:
+                if isinstance(message, dict) and message.get("from") and message.get("id"):
+                    found.append(message)
+    return found
+
+
+def reply_of(message: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(text, button id) of a message; (None, None) for stickers, images and the like."""
+    kind = message.get("type")
+    if kind == "text":
+        return (message.get("text") or {}).get("body"), None
+    if kind == "interactive":
+        interactive = message.get("interactive") or {}
+        chosen = interactive.get("button_reply") or interactive.get("list_reply") or {}
+        return chosen.get("title"), chosen.get("id")
+    if kind == "button":  # a quick reply on a template message
+        return (message.get("button") or {}).get("text"), None
+    return None, None
+
+
+class WhatsAppChannel:
+    def __init__(self, gateway: Gateway, settings: WhatsAppSettings) -> None:
+        self.gateway = gateway
+        self.settings = settings
+        self.http = httpx.AsyncClient(
+            base_url=settings.api_url.rstrip("/") + "/",
+            headers={"authorization": f"Bearer {settings.token}"},
+            timeout=20,
+        )
+        self.tasks: set[asyncio.Task] = set()
+
+    async def start(self) -> None:
+        self.gateway.deliverers[CHANNEL] = self
+
+    async def stop(self) -> None:
+        self.gateway.deliverers.pop(CHANNEL, None)
+        if self.tasks:
+            await asyncio.wait(self.tasks, timeout=10)
+        await self.http.aclose()
+
+    def accept(self, payload: dict[str, Any]) -> int:
+        """Queue the new messages of a verified webhook; returns how many were new."""
+        fresh = 0
+        for message in incoming_messages(payload):
+            if not conversations.first_receipt(CHANNEL, str(message["id"]), self.gateway.engine):
+                continue  # WhatsApp delivered it before
+            fresh += 1
+            task = asyncio.create_task(self.handle(message))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        return fresh
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        conversation = conversations.for_channel_user(
+            CHANNEL, str(message["from"]), self.gateway.engine
+        )
+        text, button_id = reply_of(message)
+        try:
+            if text is None:
+                await self.gateway.receive_unsupported(conversation, str(message.get("type")))
+                return
+            payload = None
+            if button_id:
+                pressed = resolve(conversation.id, button_id, self.gateway.engine)
+                if pressed is not None:
+                    text, payload = pressed
+            text = text.strip()[:4000]
+            if text:
+                await self.gateway.receive(conversation, text, payload)
+        except Exception:
+            logger.exception("a WhatsApp message could not be handled")
+
+    async def deliver(self, conversation: Conversation, said: list[Said]) -> None:
+        for message in said:
+            if message.sender == "system":
+                continue
+            text = f"{message.agent} (support): {message.text}" if message.agent else message.text
+            for body in self.bodies(conversation.channel_user_id, message, text):
+                response = await self.http.post(
+                    f"{self.settings.phone_number_id}/messages", json=body
+                )
+                if response.status_code >= 400:
+                    logger.warning("Graph API refused a message: HTTP %s", response.status_code)
+
+    @staticmethod
+    def bodies(to: str, message: Said, text: str) -> list[dict[str, Any]]:
+        """Text messages; the last one interactive when the message has buttons: up to 3
+        reply buttons, more as a list."""
+        base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
+        buttons = message.buttons[:MAX_LIST_ROWS]
+        limit = MAX_BODY_WITH_BUTTONS if buttons else MAX_TEXT
+        pieces = split_text(text, limit) or [""]
+        bodies = [{**base, "type": "text", "text": {"body": p}} for p in pieces[:-1]]
+        if not buttons:
+            return bodies + [{**base, "type": "text", "text": {"body": pieces[-1]}}]
+        ids = [button_ref(message.id, n) for n in range(len(buttons))]
+        if len(buttons) <= MAX_REPLY_BUTTONS:
+            action = {
+                "buttons": [
+                    {"type": "reply", "reply": {"id": i, "title": b["title"][:20]}}
+                    for i, b in zip(ids, buttons, strict=True)
+                ]
+            }
+            kind = "button"
+        else:
+            rows = [
+                {"id": i, "title": b["title"][:24], "description": b["title"][24:96]}
+                for i, b in zip(ids, buttons, strict=True)
+            ]
+            action = {"button": "Choose", "sections": [{"title": "Options", "rows": rows}]}
+            kind = "list"
+        interactive = {"type": kind, "body": {"text": pieces[-1]}, "action": action}
+        return bodies + [{**base, "type": "interactive", "interactive": interactive}]
+
+
+def channel_of(request: Request) -> WhatsAppChannel | None:
+    return getattr(request.app.state, "whatsapp", None)
+
+
+async def verify(request: Request) -> Response:
+    """Meta's subscription handshake: echo hub.challenge if hub.verify_token matches."""
+    channel = channel_of(request)
+    params = request.query_params
+    if channel is None:
+        return PlainTextResponse("WhatsApp is not configured", status_code=404)
+    token_ok = hmac.compare_digest(
+        params.get("hub.verify_token", ""), channel.settings.verify_token
+    )
+    if params.get("hub.mode") != "subscribe" or not token_ok:
+        return PlainTextResponse("verification failed", status_code=403)
+    return PlainTextResponse(params.get("hub.challenge", ""))
+
+
+async def receive(request: Request) -> Response:
+    channel = channel_of(request)
+    if channel is None:
+        return JSONResponse({"error": "WhatsApp is not configured"}, status_code=404)
+    body = await request.body()
+    if not signature_valid(
+        body, request.headers.get("x-hub-signature-256"), channel.settings.app_secret
+    ):
+        return JSONResponse({"error": "bad signature"}, status_code=401)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+    if not isinstance(payload, dict):
+        return JSONResponse({"error": "not a WhatsApp webhook"}, status_code=400)
+    return JSONResponse({"accepted": channel.accept(payload)})
+
+
+routes = [
+    Route("/whatsapp/webhook", verify, methods=["GET"]),
+    Route("/whatsapp/webhook", receive, methods=["POST"]),
+]
