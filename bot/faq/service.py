@@ -11,7 +11,7 @@ import py3langid
 
 from bot.faq.decide import Decision, decide, faq_model, thresholds
 from bot.faq.entries import FaqEntry, faq_path
-from bot.faq.index import get_index
+from bot.faq.index import Match, get_index
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,16 @@ def language_of(text: str) -> str:
 
 
 def search(question: str, path: Path | None = None) -> Decision:
+    return search_with_matches(question, path)[1]
+
+
+def search_with_matches(
+    question: str, path: Path | None = None, k: int = 5
+) -> tuple[list[Match], Decision]:
+    """The top `k` entries with their scores, and the decision taken on them."""
     model = faq_model()
-    matches = get_index(path or faq_path(), model).search(question, 5)
-    return decide(matches, *thresholds(model))
+    matches = get_index(path or faq_path(), model).search(question, k)
+    return matches, decide(matches, *thresholds(model))
 
 
 def reply_to(question: str, path: Path | None = None) -> FaqReply:
