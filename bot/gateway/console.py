@@ -4,6 +4,7 @@ with the verified order beside it, answer the shopper, resolve or hand back, exp
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -90,8 +91,13 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     staff.end_session(request.cookies.get(SESSION_COOKIE), gateway_of(request).engine)
     response = RedirectResponse("/console/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/console")
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@staff_only
+async def try_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "try.html", {"staff": current_staff(request)})
 
 
 @staff_only
@@ -262,11 +268,45 @@ async def export(request: Request) -> Response:
     )
 
 
+def explain_allowed_without_login(request: Request) -> bool:
+    """`EXPLAIN_LOCAL=1`: scripts on the gateway's own machine may explain without a login."""
+    client = request.client.host if request.client else ""
+    return os.environ.get("EXPLAIN_LOCAL") == "1" and client in ("127.0.0.1", "::1")
+
+
+async def explain_message(request: Request) -> Response:
+    """`POST /api/explain {"text": ...}`: what the assistant would do with the message."""
+    if not explain_allowed_without_login(request):
+        return await _explain_for_staff(request)
+    return await _explain(request)
+
+
+@staff_only
+async def _explain_for_staff(request: Request) -> Response:
+    return await _explain(request)
+
+
+async def _explain(request: Request) -> Response:
+    from bot.explain import explain
+    from bot.gateway.rasa_client import RasaUnavailable
+
+    try:
+        text = clean_text((await _fields(request)).get("text"))
+    except BadRequest as bad:
+        return JSONResponse({"error": str(bad)}, status_code=bad.status)
+    try:
+        return JSONResponse(await explain(text, gateway_of(request).rasa))
+    except RasaUnavailable:
+        return JSONResponse({"error": "Rasa is not available"}, status_code=503)
+
+
 routes = [
+    Route("/api/explain", explain_message, methods=["POST"]),
     Route("/console/login", login_page, methods=["GET"]),
     Route("/console/login", login, methods=["POST"]),
     Route("/console/logout", logout, methods=["POST"]),
     Route("/console/session", session_info, methods=["GET"]),
+    Route("/console/try", try_page, methods=["GET"]),
     Route("/console", queue_page, methods=["GET"]),
     Route("/console/tickets/{tid:int}", ticket_page, methods=["GET"]),
     Route("/console/tickets/{tid:int}/messages", ticket_messages, methods=["GET"]),

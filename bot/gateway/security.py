@@ -65,7 +65,7 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
         SESSION_COOKIE,
         token,
         max_age=int(staff.SESSION_LIFETIME.total_seconds()),
-        path="/console",
+        path="/",  # the console and /api/explain
         httponly=True,
         samesite="strict",
         secure=secure_cookies(request),
