@@ -363,8 +363,9 @@ class ActionFaqAnswer(ShopAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         question = tracker.latest_message.get("text") or ""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
         try:
-            reply = faq.reply_to(question)
+            reply = faq.reply_to(question, store_question=intent == "faq")
         except FaqError:
             # A broken FAQ file must not break the conversation: say we don't know.
             logger.exception("the FAQ cannot be loaded")

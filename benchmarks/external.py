@@ -100,16 +100,29 @@ async def explain_all(texts: list[str], rasa_url: str, concurrency: int = 4) -> 
         nonlocal done
         async with gate:
             parse = await client.parse(text)
-        top, kind = faq_part(text)
+        top, kind = faq_part(text)  # as for a message the NLU did not call a store question
         done += 1
         if done % 500 == 0:
             print(f"  {done}/{len(texts)}", flush=True)
-        return {"parse": parse, "faq_top": top, "faq_kind": kind}
+        return {
+            "parse": parse,
+            "faq_top": top,
+            "faq_strict": kind,
+            "faq_kind": faq_kind_for(parse, top, kind),
+        }
 
     try:
         return await asyncio.gather(*(one(t) for t in texts))
     finally:
         await client.aclose()
+
+
+def faq_kind_for(parse: dict, top: list[dict], strict: str, intent: str | None = None) -> str:
+    """The FAQ decision action_faq_answer takes, given the intent it was reached with."""
+    intent = intent or (parse.get("intent") or {}).get("name")
+    if intent == "faq" and strict == "unknown" and top:
+        return "suggest"
+    return strict
 
 
 def decision_at(item: dict, threshold: float, ambiguity: float = AMBIGUITY_THRESHOLD) -> str:
@@ -119,7 +132,7 @@ def decision_at(item: dict, threshold: float, ambiguity: float = AMBIGUITY_THRES
     second = float(ranking[1]["confidence"]) if len(ranking) > 1 else 0.0
     if confidence < threshold or confidence - second < ambiguity:
         intent = FALLBACK
-    return route(intent, item["faq_kind"])
+    return route(intent, faq_kind_for(item["parse"], item["faq_top"], item["faq_strict"], intent))
 
 
 def predicted_intent(item: dict) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import py3langid
 
-from bot.faq.decide import Decision, decide, faq_model, thresholds
+from bot.faq.decide import SUGGESTIONS, Decision, decide, faq_model, thresholds
 from bot.faq.entries import FaqEntry, faq_path
 from bot.faq.index import Match, get_index
 
@@ -32,8 +32,17 @@ def language_of(text: str) -> str:
     return py3langid.classify(text)[0]
 
 
-def search(question: str, path: Path | None = None) -> Decision:
-    return search_with_matches(question, path)[1]
+def search(question: str, path: Path | None = None, store_question: bool = False) -> Decision:
+    matches, decision = search_with_matches(question, path)
+    return for_store_question(decision, matches) if store_question else decision
+
+
+def for_store_question(decision: Decision, matches: list[Match]) -> Decision:
+    """The NLU already judged the message a store question (intent `faq`), so instead of a
+    bare "I don't know" the shopper is offered the closest entries (and a person)."""
+    if decision.kind == "unknown" and matches:
+        return Decision("suggest", tuple(matches[:SUGGESTIONS]))
+    return decision
 
 
 def search_with_matches(
@@ -45,8 +54,8 @@ def search_with_matches(
     return matches, decide(matches, *thresholds(model))
 
 
-def reply_to(question: str, path: Path | None = None) -> FaqReply:
-    decision = search(question, path)
+def reply_to(question: str, path: Path | None = None, store_question: bool = False) -> FaqReply:
+    decision = search(question, path, store_question)
     if decision.kind == "answer":
         entry = decision.best.entry
         return FaqReply("answer", entry.answer_in(language_of(question)), entry.id)
