@@ -100,6 +100,8 @@ bench: venvs train
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.external
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.load
 
 var/log:
 	mkdir -p $@

@@ -204,6 +204,7 @@ def point(threshold: float, ood: list[dict], in_scope: list[dict]) -> dict:
         "ood_not_answered": share(ood_decisions, lambda d: d not in ANSWERED),
         "ood_not_canned": share(ood_decisions, lambda d: d not in CANNED),
         "in_scope_answered": share(in_scope_decisions, lambda d: d in ANSWERED),
+        "in_scope_handled": share(in_scope_decisions, lambda d: d != "fallback"),
     }
 
 
@@ -310,11 +311,16 @@ def plots(report: dict, mapped_pairs: list[tuple[str, str]], out: Path) -> list[
     )
     ax.plot(
         xs,
+        [c["in_scope_handled"] for c in curve],
+        label="Bitext in-scope: handled (answered, or FAQ entries offered)",
+    )
+    ax.plot(
+        xs,
         [c["in_scope_answered"] for c in curve],
         label="Bitext in-scope: answered (canned or FAQ)",
     )
     configured = next(c for c in curve if abs(c["threshold"] - FALLBACK_THRESHOLD) < 1e-9)
-    for key in ("ood_not_canned", "ood_not_answered", "in_scope_answered"):
+    for key in ("ood_not_canned", "ood_not_answered", "in_scope_answered", "in_scope_handled"):
         ax.scatter([FALLBACK_THRESHOLD], [configured[key]], color="black", zorder=3)
     ax.axvline(
         FALLBACK_THRESHOLD,

@@ -12,6 +12,7 @@ Their weights ship in the packages; nothing is downloaded.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 BATCH = 128
+# Which order number a shopper typed must not change what they are asking: every long number
+# is embedded as the same one.
+LONG_NUMBER = re.compile(r"\d{5,}")
+CANONICAL_NUMBER = "10000"
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -70,6 +75,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         raise ValueError(f"unknown sentence encoder {name!r} (use-m3, e5-small)")
 
     def encode(self, texts: list[str]) -> np.ndarray:
+        texts = [LONG_NUMBER.sub(CANONICAL_NUMBER, text) for text in texts]
         return np.hstack([encoder(texts) for encoder in self.encoders])
 
     @classmethod

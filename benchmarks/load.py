@@ -1,0 +1,169 @@
+"""Load on the running stack, on loopback: simulated shoppers at 1, 10 and 50 at once, each
+asking an order question (verified by email) and a store question, through the gateway and,
+in the same run, straight to Rasa's REST channel. Bounded in messages and time.
+
+Prints a table; writes benchmarks/results/load.json. Also the peak memory (VmHWM) of each
+process once the load is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+
+from benchmarks.foundation import RESULTS
+from benchmarks.stats import latency_summary
+from bot.settings import PROJECT_ROOT
+from bot.stack import Stack, free_port
+
+CONCURRENCY = (1, 10, 50)
+MESSAGES_PER_PHASE = 240
+SECONDS_PER_PHASE = 60.0
+# Each simulated shopper says these, in order: (kind, text); {number} and {email} are filled in.
+SCRIPT = [
+    ("canned", "where is my order {number}?"),
+    ("canned", "{email}"),
+    ("faq", "do you ship to Canada?"),
+    ("canned", "thanks"),
+]
+
+
+def orders() -> list[tuple[str, str]]:
+    seed = yaml.safe_load((PROJECT_ROOT / "data" / "shop" / "seed.yml").read_text())
+    emails = {c["id"]: c["email"] for c in seed["customers"]}
+    return [(o["number"], emails[o["customer"]]) for o in seed["orders"]]
+
+
+async def phase(stack: Stack, target: str, shoppers: int) -> dict:
+    """`shoppers` concurrent shoppers until MESSAGES_PER_PHASE messages or the time is up."""
+    timings: dict[str, list[float]] = {"canned": [], "faq": []}
+    errors = 0
+    sent = 0
+    stop_at = time.monotonic() + SECONDS_PER_PHASE
+    known = orders()
+    limits = httpx.Limits(max_connections=shoppers + 5)
+
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def say(conversation: str, text: str) -> None:
+            if target == "gateway":
+                url = f"{stack.gateway_url}/api/conversations/{conversation}/messages"
+                body = {"text": text}
+            else:
+                url = f"{stack.rasa_url}/webhooks/rest/webhook"
+                body = {"sender": conversation, "message": text}
+            response = await client.post(url, json=body)
+            response.raise_for_status()
+
+        async def shopper(n: int) -> None:
+            nonlocal errors, sent
+            round_ = 0
+            while sent < MESSAGES_PER_PHASE and time.monotonic() < stop_at:
+                number, email = known[(n * 7 + round_) % len(known)]
+                if target == "gateway":
+                    started = await client.post(f"{stack.gateway_url}/api/conversations")
+                    conversation = started.json()["conversation_id"]
+                else:
+                    conversation = f"load-{target}-{shoppers}-{n}-{round_}"
+                for kind, template in SCRIPT:
+                    if sent >= MESSAGES_PER_PHASE or time.monotonic() >= stop_at:
+                        return
+                    sent += 1
+                    begin = time.perf_counter()
+                    try:
+                        await say(conversation, template.format(number=number, email=email))
+                        timings[kind].append((time.perf_counter() - begin) * 1000)
+                    except httpx.HTTPError:
+                        errors += 1
+                round_ += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(shopper(n) for n in range(shoppers)))
+        elapsed = time.perf_counter() - started
+    done = sum(len(t) for t in timings.values())
+    return {
+        "target": target,
+        "shoppers": shoppers,
+        "messages": done,
+        "errors": errors,
+        "seconds": round(elapsed, 1),
+        "messages_per_s": round(done / elapsed, 1),
+        "canned": latency_summary(timings["canned"]) if timings["canned"] else None,
+        "faq": latency_summary(timings["faq"]) if timings["faq"] else None,
+    }
+
+
+def peak_memory_mb(stack: Stack) -> dict[str, float]:
+    peaks = {}
+    for name, process in stack.processes.items():
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[name] = round(int(line.split()[1]) / 1024, 1)
+    return peaks
+
+
+def main() -> int:
+    model = Path(os.environ.get("SA_MODEL", ""))
+    if not model.is_file():
+        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+        return 2
+    work = PROJECT_ROOT / "var" / "bench-load"
+    work.mkdir(parents=True, exist_ok=True)
+    for old in work.glob("*.db*"):
+        old.unlink()
+    env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}"}
+    tracker = f"sqlite:///{work / 'tracker.db'}"
+    phases = []
+    with Stack(model, free_port(), free_port(), free_port(), work, env, tracker) as stack:
+        httpx.post(
+            f"{stack.rasa_url}/webhooks/rest/webhook",
+            json={"sender": "warm", "message": "do you ship to Canada?"},
+            timeout=120,
+        )
+        for shoppers in CONCURRENCY:
+            for target in ("gateway", "rasa_rest"):
+                print(f"{target}: {shoppers} shoppers...", flush=True)
+                phases.append(asyncio.run(phase(stack, target, shoppers)))
+        memory = peak_memory_mb(stack)
+    results = {
+        "phases": phases,
+        "peak_memory_mb": memory,
+        "script": [text for _, text in SCRIPT],
+        "limits": {
+            "messages_per_phase": MESSAGES_PER_PHASE,
+            "seconds_per_phase": SECONDS_PER_PHASE,
+        },
+        "model": model.name,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "load.json").write_text(json.dumps(results, indent=2) + "\n")
+    header = f"{'target':<10} {'shoppers':>8} {'msg/s':>7} {'errors':>6}"
+    print(f"{header}   canned p50/p95/p99 ms   faq p50/p95/p99 ms")
+    for p in phases:
+        canned = p["canned"] or {}
+        faq = p["faq"] or {}
+        print(
+            f"{p['target']:<10} {p['shoppers']:>8} {p['messages_per_s']:>7} {p['errors']:>6}   "
+            f"{canned.get('p50_ms')}/{canned.get('p95_ms')}/{canned.get('p99_ms'):<12}"
+            f"{faq.get('p50_ms')}/{faq.get('p95_ms')}/{faq.get('p99_ms')}"
+        )
+    print("peak memory (MB):", ", ".join(f"{k} {v}" for k, v in memory.items()))
+    print(f"written: {RESULTS / 'load.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
