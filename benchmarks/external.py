@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from benchmarks.common import fresh_work_dir, trained_model
 from bot.explain import FALLBACK, FAQ_ROUTED, explanation, faq_part, route, top_intent
 from bot.gateway.rasa_client import RasaClient
 from bot.settings import PROJECT_ROOT
@@ -406,17 +407,13 @@ def run(model: Path, work: Path) -> dict:
 
 
 def main() -> int:
-    model = Path(os.environ.get("SA_MODEL", ""))
-    if not model.is_file():
-        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+    model = trained_model()
+    if model is None:
         return 2
     if not (EVAL / "bitext" / "dev.csv").exists():
         print(f"no evaluation data in {EVAL} (set EVAL_DIR)", file=sys.stderr)
         return 2
-    work = PROJECT_ROOT / "var" / "bench-external"
-    work.mkdir(parents=True, exist_ok=True)
-    for old in work.glob("*.db*"):
-        old.unlink()
+    work = fresh_work_dir("bench-external")
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = run(model, work) | {
         "model": model.name,

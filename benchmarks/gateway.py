@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from benchmarks.common import fresh_work_dir, trained_model
 from benchmarks.foundation import RESULTS, conversation_script
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
@@ -66,14 +67,10 @@ def measure(model: Path, work: Path, messages: int = MESSAGES) -> dict:
 
 
 def main() -> int:
-    model = Path(os.environ.get("SA_MODEL", ""))
-    if not model.is_file():
-        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+    model = trained_model()
+    if model is None:
         return 2
-    work = PROJECT_ROOT / "var" / "bench-gateway"
-    work.mkdir(parents=True, exist_ok=True)
-    for old in work.glob("*.db*"):
-        old.unlink()
+    work = fresh_work_dir("bench-gateway")
     print(f"Gateway overhead: {MESSAGES} messages each way...", flush=True)
     results = {
         **measure(model, work),

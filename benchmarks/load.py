@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from benchmarks.common import fresh_work_dir, trained_model
 from benchmarks.foundation import RESULTS
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
@@ -114,14 +115,10 @@ def peak_memory_mb(stack: Stack) -> dict[str, float]:
 
 
 def main() -> int:
-    model = Path(os.environ.get("SA_MODEL", ""))
-    if not model.is_file():
-        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+    model = trained_model()
+    if model is None:
         return 2
-    work = PROJECT_ROOT / "var" / "bench-load"
-    work.mkdir(parents=True, exist_ok=True)
-    for old in work.glob("*.db*"):
-        old.unlink()
+    work = fresh_work_dir("bench-load")
     env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}"}
     tracker = f"sqlite:///{work / 'tracker.db'}"
     phases = []

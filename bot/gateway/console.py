@@ -147,15 +147,21 @@ def load_ticket(request: Request):
     return ticket
 
 
-@staff_only
-async def ticket_page(request: Request) -> Response:
-    try:
-        ticket = load_ticket(request)
-    except LookupError:
-        return PlainTextResponse("No such ticket.", status_code=404)
+def ticket_with_transcript(request: Request):
+    """(ticket, its conversation or None, the transcript); LookupError if there is no ticket."""
+    ticket = load_ticket(request)
     engine = gateway_of(request).engine
     conversation = conversations.get(ticket.conversation_id, engine)
     said = conversations.messages(ticket.conversation_id, engine=engine) if conversation else []
+    return ticket, conversation, said
+
+
+@staff_only
+async def ticket_page(request: Request) -> Response:
+    try:
+        ticket, conversation, said = ticket_with_transcript(request)
+    except LookupError:
+        return PlainTextResponse("No such ticket.", status_code=404)
     order = get_order_source().get_order(ticket.order_number) if ticket.order_number else None
     if wants_json(request):
         return JSONResponse(
@@ -234,12 +240,9 @@ def change(what: str):
 @staff_only
 async def export(request: Request) -> Response:
     try:
-        ticket = load_ticket(request)
+        ticket, conversation, said = ticket_with_transcript(request)
     except LookupError:
         return PlainTextResponse("No such ticket.", status_code=404)
-    engine = gateway_of(request).engine
-    conversation = conversations.get(ticket.conversation_id, engine)
-    said = conversations.messages(ticket.conversation_id, engine=engine)
     name = f"ticket-H-{ticket.id}"
     if request.query_params.get("format", "json") == "text":
         lines = [

@@ -1,0 +1,27 @@
+"""What every benchmark that runs the stack starts with."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT
+
+
+def trained_model() -> Path | None:
+    """`SA_MODEL` (set by `make bench`), or None after saying what is missing."""
+    model = Path(os.environ.get("SA_MODEL", ""))
+    if not model.is_file():
+        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+        return None
+    return model
+
+
+def fresh_work_dir(name: str) -> Path:
+    """var/<name>, without the databases of an earlier run (logs are kept to look at)."""
+    work = PROJECT_ROOT / "var" / name
+    work.mkdir(parents=True, exist_ok=True)
+    for old in work.glob("*.db*"):
+        old.unlink()
+    return work
