@@ -25,3 +25,10 @@ def fresh_work_dir(name: str) -> Path:
     for old in work.glob("*.db*"):
         old.unlink()
     return work
+
+
+def print_table(rows: list[tuple[str, str]]) -> None:
+    """Name and value, the names padded to one width."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")

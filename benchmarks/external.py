@@ -17,8 +17,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.common import fresh_work_dir, trained_model
+from benchmarks.common import fresh_work_dir, print_table, trained_model
 from bot.explain import FALLBACK, FAQ_ROUTED, explanation, faq_part, route, top_intent
+from bot.faq.service import store_question_kind
 from bot.gateway.rasa_client import RasaClient
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
@@ -121,9 +122,7 @@ async def explain_all(texts: list[str], rasa_url: str, concurrency: int = 4) -> 
 def faq_kind_for(parse: dict, top: list[dict], strict: str, intent: str | None = None) -> str:
     """The FAQ decision action_faq_answer takes, given the intent it was reached with."""
     intent = intent or (parse.get("intent") or {}).get("name")
-    if intent == "faq" and strict == "unknown" and top:
-        return "suggest"
-    return strict
+    return store_question_kind(strict, bool(top)) if intent == "faq" else strict
 
 
 def decision_at(item: dict, threshold: float, ambiguity: float = AMBIGUITY_THRESHOLD) -> str:
@@ -300,28 +299,16 @@ def plots(report: dict, mapped_pairs: list[tuple[str, str]], out: Path) -> list[
     curve = report["tradeoff"]
     fig, ax = plt.subplots(figsize=(8, 5.5))
     xs = [c["threshold"] for c in curve]
-    ax.plot(
-        xs,
-        [c["ood_not_canned"] for c in curve],
-        label="CLINC out-of-domain: not given a canned intent",
-    )
-    ax.plot(
-        xs,
-        [c["ood_not_answered"] for c in curve],
-        label="CLINC out-of-domain: not answered (canned or FAQ)",
-    )
-    ax.plot(
-        xs,
-        [c["in_scope_handled"] for c in curve],
-        label="Bitext in-scope: handled (answered, or FAQ entries offered)",
-    )
-    ax.plot(
-        xs,
-        [c["in_scope_answered"] for c in curve],
-        label="Bitext in-scope: answered (canned or FAQ)",
-    )
+    lines = {
+        "ood_not_canned": "CLINC out-of-domain: not given a canned intent",
+        "ood_not_answered": "CLINC out-of-domain: not answered (canned or FAQ)",
+        "in_scope_handled": "Bitext in-scope: handled (answered, or FAQ entries offered)",
+        "in_scope_answered": "Bitext in-scope: answered (canned or FAQ)",
+    }
+    for key, label in lines.items():
+        ax.plot(xs, [c[key] for c in curve], label=label)
     configured = next(c for c in curve if abs(c["threshold"] - FALLBACK_THRESHOLD) < 1e-9)
-    for key in ("ood_not_canned", "ood_not_answered", "in_scope_answered", "in_scope_handled"):
+    for key in lines:
         ax.scatter([FALLBACK_THRESHOLD], [configured[key]], color="black", zorder=3)
     ax.axvline(
         FALLBACK_THRESHOLD,
@@ -441,9 +428,7 @@ def main() -> int:
         ),
         ("CLINC small talk (ours): accuracy", f"{report['clinc_small_talk']['accuracy']:.3f}"),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(rows)
     print(f"written: {RESULTS / 'external.json'}, errors in {work / 'errors.json'}")
     return 0
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import yaml
 
+from benchmarks.common import print_table
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
 from bot.stack import RASA_BIN, Stack, free_port
@@ -196,9 +197,7 @@ def main() -> int:
         ("training, unchanged inputs", f"{train['unchanged_s']} s"),
         ("REST latency p50 / p95", f"{rest['p50_ms']} / {rest['p95_ms']} ms"),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_table(rows)
     print(f"written: {RESULTS / 'foundation.json'}")
     return 0
 

@@ -37,10 +37,14 @@ def search(question: str, path: Path | None = None, store_question: bool = False
     return for_store_question(decision, matches) if store_question else decision
 
 
-def for_store_question(decision: Decision, matches: list[Match]) -> Decision:
+def store_question_kind(kind: str, has_matches: bool) -> str:
     """The NLU already judged the message a store question (intent `faq`), so instead of a
     bare "I don't know" the shopper is offered the closest entries (and a person)."""
-    if decision.kind == "unknown" and matches:
+    return "suggest" if kind == "unknown" and has_matches else kind
+
+
+def for_store_question(decision: Decision, matches: list[Match]) -> Decision:
+    if store_question_kind(decision.kind, bool(matches)) != decision.kind:
         return Decision("suggest", tuple(matches[:SUGGESTIONS]))
     return decision
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from weakref import WeakValueDictionary
 
 
 class Hub:
     def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = {}
+        # An event lives while a waiter holds it; a long poll that timed out leaves nothing.
+        self._events: WeakValueDictionary[str, asyncio.Event] = WeakValueDictionary()
 
     def listen(self, conversation_id: str) -> asyncio.Event:
         """Call before reading the transcript, then wait on the event if nothing was new, so a
         message stored in between is not missed."""
-        return self._events.setdefault(conversation_id, asyncio.Event())
+        event = self._events.get(conversation_id)
+        if event is None:
+            event = self._events[conversation_id] = asyncio.Event()
+        return event
 
     def notify(self, conversation_id: str) -> None:
         event = self._events.pop(conversation_id, None)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any, Protocol
+from weakref import WeakValueDictionary
 
 from sqlalchemy import Engine
 
@@ -45,7 +45,14 @@ class Gateway:
         self.engine = engine
         self.hub = Hub()
         self.deliverers: dict[str, Deliverer] = {}
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Held only while someone uses them, so the map does not grow with every conversation.
+        self._conversation_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+    def _lock(self, conversation_id: str) -> asyncio.Lock:
+        lock = self._conversation_locks.get(conversation_id)
+        if lock is None:
+            lock = self._conversation_locks[conversation_id] = asyncio.Lock()
+        return lock
 
     # --- shopper side ---------------------------------------------------------------------
     async def receive(
@@ -54,7 +61,7 @@ class Gateway:
         """A shopper's message (a typed text, or a button: its title and payload). Stored
         first, then answered by the bot unless a person has the conversation."""
         cid = conversation.id
-        async with self._locks[cid]:
+        async with self._lock(cid):
             extra = {"payload": payload} if payload else None
             conversations.add(cid, "shopper", text, extra=extra, engine=self.engine)
             self.hub.notify(cid)
@@ -78,7 +85,7 @@ class Gateway:
         """A sticker, photo, voice note...: noted in the transcript and answered politely
         (by the bot, or left for the person who has the conversation)."""
         cid = conversation.id
-        async with self._locks[cid]:
+        async with self._lock(cid):
             conversations.add(
                 cid, "shopper", f"[{kind}]", extra={"unsupported": kind}, engine=self.engine
             )
@@ -146,7 +153,7 @@ class Gateway:
     async def agent_reply(self, ticket_id: int, agent: StaffUser, text: str) -> Said:
         """An agent's message, stored and sent to the shopper on their channel."""
         conversation = self._conversation_of(ticket_id)
-        async with self._locks[conversation.id]:
+        async with self._lock(conversation.id):
             tickets.note_agent_reply(ticket_id, agent, self.engine)
             said = conversations.add(
                 conversation.id, "agent", text, agent=agent, engine=self.engine
@@ -157,7 +164,7 @@ class Gateway:
     async def resolve(self, ticket_id: int, agent: StaffUser) -> None:
         """Done: the ticket closes and the bot answers the shopper's next message."""
         conversation = self._conversation_of(ticket_id)
-        async with self._locks[conversation.id]:
+        async with self._lock(conversation.id):
             tickets.close(ticket_id, "resolved", self.engine)
             conversations.set_mode(conversation.id, "bot", self.engine)
             conversations.add(
@@ -168,7 +175,7 @@ class Gateway:
     async def hand_back(self, ticket_id: int, agent: StaffUser) -> list[Said]:
         """Back to the bot, which greets the shopper again."""
         conversation = self._conversation_of(ticket_id)
-        async with self._locks[conversation.id]:
+        async with self._lock(conversation.id):
             tickets.close(ticket_id, "returned", self.engine)
             conversations.set_mode(conversation.id, "bot", self.engine)
             conversations.add(
