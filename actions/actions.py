@@ -21,6 +21,7 @@ from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
 from bot.policy import change_check, load_policy, return_check
 from bot.tickets import record_handoff
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
+from bot.verify_attempts import recent_failures, record_failure, sender_of
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,9 @@ def verified_orders(tracker: Tracker) -> list[str]:
 
 
 def failures(tracker: Tracker) -> int:
-    return int(tracker.get_slot("verify_failures") or 0)
+    """Failed verifications by this conversation's sender in the last while (any of their
+    conversations): at MAX_FAILURES verification is locked and a person is offered."""
+    return recent_failures(sender_of(tracker.sender_id))
 
 
 def verified_order(tracker: Tracker) -> OrderInfo | None:
@@ -126,7 +129,8 @@ class ValidateVerifyOrderForm(FormValidationAction):
                 "verified_orders": [*verified_orders(tracker), number],
                 "verify_failures": 0,
             }
-        count = failures(tracker) + 1
+        record_failure(sender_of(tracker.sender_id))
+        count = failures(tracker)
         if count < MAX_FAILURES:
             # The same words whether the number or the proof was wrong: no hint that an
             # order number exists.

@@ -32,3 +32,11 @@ def print_table(rows: list[tuple[str, str]]) -> None:
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+
+
+# Every simulated shopper comes from 127.0.0.1 and sends as fast as it can: the per-sender
+# rate limits (bot/gateway/limits.py) would measure themselves, not the assistant.
+NO_RATE_LIMITS = {
+    "RATE_LIMIT_MESSAGES_PER_MINUTE": "1000000",
+    "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "1000000",
+}

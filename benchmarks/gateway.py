@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import fresh_work_dir, trained_model
+from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, trained_model
 from benchmarks.foundation import RESULTS, conversation_script
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
@@ -28,7 +28,7 @@ def measure(model: Path, work: Path, messages: int = MESSAGES) -> dict:
     seed = yaml.safe_load((PROJECT_ROOT / "data" / "shop" / "seed.yml").read_text())
     emails = {c["id"]: c["email"] for c in seed["customers"]}
     orders = [(o["number"], emails[o["customer"]]) for o in seed["orders"]]
-    env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}"}
+    env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}", **NO_RATE_LIMITS}
     tracker = f"sqlite:///{work / 'tracker.db'}"
     timings: dict[str, list[float]] = {"gateway": [], "rasa_rest": []}
     with (

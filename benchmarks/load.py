@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import fresh_work_dir, trained_model
+from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, trained_model
 from benchmarks.foundation import RESULTS
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
@@ -119,7 +119,7 @@ def main() -> int:
     if model is None:
         return 2
     work = fresh_work_dir("bench-load")
-    env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}"}
+    env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'store.db'}", **NO_RATE_LIMITS}
     tracker = f"sqlite:///{work / 'tracker.db'}"
     phases = []
     with Stack(model, free_port(), free_port(), free_port(), work, env, tracker) as stack:

@@ -83,6 +83,14 @@ def for_channel_user(
     return found or start(channel, channel_user_id, engine)
 
 
+def sender_key(conversation: Conversation) -> str:
+    """Who is writing, for rate limits and verification locks: the channel's user where the
+    channel has one (Telegram, WhatsApp), else the conversation (anonymous web shoppers)."""
+    if conversation.channel_user_id:
+        return f"{conversation.channel}:{conversation.channel_user_id}"
+    return f"conversation:{conversation.id}"
+
+
 def set_mode(conversation_id: str, mode: str, engine: Engine | None = None) -> None:
     if mode not in ("bot", "human"):
         raise ValueError(f"unknown mode {mode!r}")

@@ -47,7 +47,12 @@ def make_stack(tmp: Path) -> Stack:
         action_port=free_port(),
         gateway_port=free_port(),
         log_dir=tmp,
-        env={"STORE_DATABASE_URL": f"sqlite:///{tmp / 'store.db'}"},
+        env={
+            "STORE_DATABASE_URL": f"sqlite:///{tmp / 'store.db'}",
+            # Every test shopper comes from 127.0.0.1; tests/test_abuse.py checks the limits.
+            "RATE_LIMIT_MESSAGES_PER_MINUTE": "100000",
+            "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "100000",
+        },
         tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
     )
     stack.db_url = stack.env["STORE_DATABASE_URL"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from actions.actions import (
     ActionAnswerOrderTopic,
@@ -18,10 +18,10 @@ from actions.actions import (
     ValidateAddressForm,
     ValidateVerifyOrderForm,
 )
-from bot import replies
+from bot import conversations, replies
 from bot.policy import load_policy
 from bot.store.db import session_scope
-from bot.store.models import Order, Ticket
+from bot.store.models import Order, Ticket, VerificationFailure
 from tests.conftest import Conversation, seed_order
 
 pytestmark = pytest.mark.usefixtures("store")
@@ -69,12 +69,12 @@ def test_postcode_verifies_the_order_whatever_the_spacing():
 
 
 def test_wrong_proof_and_unknown_order_look_exactly_the_same():
-    wrong_email, unknown_order = Conversation(), Conversation()
+    wrong_email, unknown_order = Conversation("shopper-1"), Conversation("shopper-2")
     verify(wrong_email, "10423", "someone.else@example.com")
     verify(unknown_order, "99999", "someone.else@example.com")
     assert wrong_email.said == unknown_order.said
     assert "doesn't match our records" in wrong_email.said
-    assert wrong_email.slots == unknown_order.slots | {"verify_failures": 1}
+    assert wrong_email.slots == unknown_order.slots
     assert wrong_email.slots["verified_orders"] is None
     assert wrong_email.slots["order_id"] is None  # asked again
 
@@ -109,6 +109,44 @@ def test_three_failures_stop_verification_and_hand_off(store):
     # The right answer now changes nothing: verification is locked for this conversation.
     verify(convo, "10423")
     assert convo.slots["verified_orders"] is None
+
+
+def test_the_lock_follows_the_sender_into_a_new_conversation_and_lifts_later(store):
+    first = conversations.start("telegram", "chat-777", engine=store)
+    second = conversations.start("telegram", "chat-777", engine=store)
+    convo = Conversation(first.id)
+    convo.user("where is 10423", "order_status", order_topic="order_status")
+    for attempt in range(3):
+        verify(convo, "10423", f"guess{attempt}@example.com")
+    # A fresh conversation from the same Telegram chat is locked too, and a person offered.
+    again = Conversation(second.id)
+    again.user("where is 10423", "order_status", order_topic="order_status")
+    verify(again, "10423")
+    assert again.slots["verified_orders"] is None
+    again.run(ActionAnswerOrderTopic())
+    assert "stopped trying" in again.said and handoff_signal(again)["reason"] == (
+        "verification_failed"
+    )
+    # Another sender is not affected.
+    other = Conversation(conversations.start("telegram", "chat-888", engine=store).id)
+    verify(other, "10423")
+    assert other.slots["verified_orders"] == ["10423"]
+    # After the lock window the right answer works again.
+    with session_scope(store) as session:
+        session.execute(update(VerificationFailure).values(failed_at=datetime(2000, 1, 1)))
+    later = Conversation(second.id)
+    verify(later, "10423")
+    assert later.slots["verified_orders"] == ["10423"]
+
+
+def test_a_success_does_not_reset_the_count_of_guesses(store):
+    convo = Conversation("guess-and-own-order")
+    verify(convo, "10423", "guess0@example.com")
+    verify(convo, "10423", "guess1@example.com")
+    verify(convo, "10402")  # an order of their own
+    verify(convo, "10423", "guess2@example.com")
+    verify(convo, "10423")  # would be right, but three guesses lock it
+    assert convo.slots["verified_orders"] == ["10402"]
 
 
 def test_a_verified_order_stays_verified():

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from bot import conversations, replies, tickets
 from bot.conversations import Said
 from bot.gateway.hub import Hub
+from bot.gateway.limits import SLOW_DOWN, RateLimiter
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.policy import load_policy
 from bot.store.models import Conversation, StaffUser
@@ -45,6 +46,7 @@ class Gateway:
         self.engine = engine
         self.hub = Hub()
         self.deliverers: dict[str, Deliverer] = {}
+        self.message_limit = RateLimiter.from_env("RATE_LIMIT_MESSAGES_PER_MINUTE", 20)
         # Held only while someone uses them, so the map does not grow with every conversation.
         self._conversation_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
@@ -59,14 +61,24 @@ class Gateway:
         self, conversation: Conversation, text: str, payload: str | None = None
     ) -> list[Said]:
         """A shopper's message (a typed text, or a button: its title and payload). Stored
-        first, then answered by the bot unless a person has the conversation."""
+        first, then answered by the bot unless a person has the conversation or the sender
+        is over the rate limit (told once, then quiet until the minute is over)."""
         cid = conversation.id
         async with self._lock(cid):
-            extra = {"payload": payload} if payload else None
+            sender = conversations.sender_key(conversation)
+            allowed = self.message_limit.allow(sender)
+            extra = {"payload": payload} if payload else {}
+            if not allowed:
+                extra["rate_limited"] = True
             conversations.add(cid, "shopper", text, extra=extra, engine=self.engine)
             self.hub.notify(cid)
             current = conversations.get(cid, self.engine)
             if current.mode == "human":
+                return []
+            if not allowed:
+                logger.info("conversation %s: sender over the rate limit", cid)
+                if self.message_limit.first_refusal(sender):
+                    return await self._say(current, [{"text": SLOW_DOWN}])
                 return []
             try:
                 answer = await self.rasa.send(

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot import conversations
+from bot.gateway.limits import RateLimiter
 from bot.gateway.relay import Gateway
 
 MAX_TEXT_CHARS = 4000
@@ -57,8 +58,19 @@ def error(message: str, status: int) -> JSONResponse:
 POLLED_CHANNELS = ("api", "web")
 
 
+# Web shoppers are anonymous, so each conversation is its own sender for the message limit;
+# this limit per client address stops someone starting conversation after conversation.
+conversation_limit = RateLimiter.from_env("RATE_LIMIT_CONVERSATIONS_PER_MINUTE", 10)
+
+
 async def start_conversation(request: Request) -> JSONResponse:
     """`{"channel": "web"}` from the widget; plain API clients may send no body."""
+    client = request.client.host if request.client else "unknown"
+    if not conversation_limit.allow(client):
+        wait = int(conversation_limit.retry_after(client)) + 1
+        response = error("too many new conversations; please wait a minute", 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     channel = "api"
     if await request.body():
         try:

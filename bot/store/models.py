@@ -226,3 +226,14 @@ class StaffSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
 
     user: Mapped[StaffUser] = relationship()
+
+
+class VerificationFailure(Base):
+    """One wrong order number or proof, by sender (a channel user, or a web conversation):
+    enough of them in a while locks verification for that sender (see bot/verify_attempts)."""
+
+    __tablename__ = "verification_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sender_key: Mapped[str] = mapped_column(String(200), index=True)
+    failed_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,79 @@
+"""Per-sender rate limits on the gateway's HTTP channel and on Telegram: over the limit the
+sender is told once, the bot is not asked, and every message is still stored once."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot import conversations
+from bot.gateway.limits import SLOW_DOWN, RateLimiter
+from bot.store.db import get_engine
+from tests.conftest import Shopper, gateway_with
+from tests.fakes.server import serving, wait_for
+from tests.fakes.telegram_api import FakeBotApi
+
+LIMITS = {"RATE_LIMIT_MESSAGES_PER_MINUTE": "3", "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "3"}
+
+
+def test_the_limiter_counts_a_sliding_window_per_key():
+    now = [0.0]
+    limiter = RateLimiter(2, window=60, clock=lambda: now[0])
+    assert limiter.allow("a") and limiter.allow("a") and not limiter.allow("a")
+    assert limiter.allow("b")  # another sender has its own budget
+    assert limiter.first_refusal("a") and not limiter.first_refusal("a")
+    now[0] = 30.0
+    assert limiter.retry_after("a") == 30.0
+    now[0] = 60.5
+    assert limiter.allow("a") and limiter.retry_after("b") == 0
+
+
+@pytest.mark.e2e
+def test_a_fast_sender_is_told_once_and_nothing_is_lost(stack):
+    with gateway_with(stack, LIMITS) as gateway:
+        shopper, other = Shopper(gateway), Shopper(gateway)
+        answers = [shopper.says(f"hello {n}") for n in range(5)]
+        assert all(answer and SLOW_DOWN not in answer for answer in answers[:3])
+        assert answers[3] == SLOW_DOWN and answers[4] == ""
+        assert other.says("hello") and SLOW_DOWN not in other.says("hi")  # others unaffected
+        stored = conversations.messages(shopper.id, engine=get_engine(stack.db_url))
+        said = [m.text for m in stored if m.sender == "shopper"]
+        assert said == [f"hello {n}" for n in range(5)]
+        assert [bool(m.extra.get("rate_limited")) for m in stored if m.sender == "shopper"] == [
+            False,
+            False,
+            False,
+            True,
+            True,
+        ]
+        # Conversations from one address are limited too (the web's shoppers are anonymous).
+        # Two were started above; the third is allowed, the fourth waits.
+        http = httpx.Client(base_url=gateway.gateway_url)
+        assert http.post("/api/conversations").status_code == 201
+        refused = http.post("/api/conversations")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "wait" in refused.json()["error"]
+
+
+@pytest.mark.e2e
+def test_the_limit_is_per_telegram_chat(stack):
+    fake = FakeBotApi("123456:LIMIT-token")
+    env = {**LIMITS, "TELEGRAM_BOT_TOKEN": fake.token}
+    with serving(fake.app) as url, gateway_with(stack, {**env, "TELEGRAM_API_URL": url}):
+        for n in range(5):
+            fake.user_says(6001, f"hi {n}")
+        fake.user_says(6002, "hi")
+        wait_for(lambda: fake.sent(6002), what="a reply to the other chat")
+        sent = wait_for(
+            lambda: (s := fake.sent(6001)) and SLOW_DOWN in [m["text"] for m in s] and s,
+            what="the slow-down notice",
+        )
+        assert [m["text"] for m in sent].count(SLOW_DOWN) == 1
+        engine = get_engine(stack.db_url)
+        chat = conversations.for_channel_user("telegram", "6001", engine)
+
+        def stored() -> list[str]:
+            said = conversations.messages(chat.id, engine=engine)
+            return [m.text for m in said if m.text.startswith("hi ")]
+
+        assert wait_for(lambda: len(stored()) == 5 and stored()) == [f"hi {n}" for n in range(5)]
