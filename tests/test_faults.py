@@ -1,15 +1,17 @@
-"""Parts failing for real: the running stack's action server is stopped and started again
-while a shopper talks through the gateway."""
+"""Parts failing for real while a shopper talks through the gateway: the running stack's
+action server and Rasa server are stopped and started again, the store database is locked."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 
 import pytest
 
+from bot.gateway.relay import STORE_DOWN, UNAVAILABLE
 from bot.store.db import get_engine
-from tests.conftest import Shopper, ticket_of
+from tests.conftest import Shopper, gateway_with, seed_order, ticket_of
 
 pytestmark = pytest.mark.e2e
 
@@ -32,3 +34,43 @@ def test_action_server_down_apologises_hands_off_and_keeps_the_message(stack):
         stack.wait_healthy()
     # Back up: a new conversation is answered by the bot again.
     assert "We ship to Canada" in Shopper(stack).says("do you ship to Canada?")
+
+
+def test_rasa_down_keeps_the_message_and_the_conversation_continues_when_it_is_back(stack):
+    order = seed_order("10423")
+    shopper = Shopper(stack)
+    shopper.says("where is my order 10423?")
+    assert "#10423 is" in shopper.says(order["email"])
+    rasa = stack.processes["rasa"]
+    os.killpg(rasa.pid, signal.SIGKILL)  # a crash, not a clean stop
+    rasa.wait(timeout=30)
+    try:
+        assert shopper.says("when will it arrive?") == UNAVAILABLE
+    finally:
+        stack.start_rasa()
+        stack.wait_healthy()
+    # The same conversation goes on, the order still verified (Rasa's SQL tracker store).
+    assert "#10423" in shopper.says("when will it arrive?")
+    said = [(m["sender"], m["text"]) for m in shopper.receives(wait=0)]
+    assert said.count(("shopper", "when will it arrive?")) == 2
+
+
+def test_a_locked_database_gets_a_clear_answer_and_nothing_half_written(stack):
+    path = stack.db_url.removeprefix("sqlite:///")
+    with gateway_with(stack, {"STORE_DB_BUSY_SECONDS": "1"}) as gateway:
+        shopper = Shopper(gateway)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+        try:
+            refused = shopper.http.post(
+                f"/api/conversations/{shopper.id}/messages", json={"text": "talk to a human"}
+            )
+            assert refused.status_code == 503 and refused.json() == {"error": STORE_DOWN}
+            assert gateway.processes["gateway"].poll() is None  # still running
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert "reference H-" in shopper.says("talk to a human")
+        said = [(m["sender"], m["text"]) for m in shopper.receives(wait=0)]
+        assert said.count(("shopper", "talk to a human")) == 1  # the refused one is not there
+        assert ticket_of(get_engine(stack.db_url), shopper.id).reason == "shopper_request"

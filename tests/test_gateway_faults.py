@@ -1,13 +1,14 @@
-"""The gateway in-process (Starlette's test client, a fresh SQLite store) when Rasa is not
-there: a port nobody listens on, as after a crash."""
+"""The gateway in-process (Starlette's test client, a fresh SQLite store) when Rasa or the
+database is not there: a port nobody listens on, as after a crash."""
 
 from __future__ import annotations
 
+from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 from bot import conversations
 from bot.gateway.app import create_app
-from bot.gateway.relay import UNAVAILABLE
+from bot.gateway.relay import STORE_DOWN, UNAVAILABLE
 from bot.stack import free_port
 
 
@@ -22,3 +23,16 @@ def test_rasa_down_gets_a_clear_answer_and_the_message_is_kept(store):
         ("shopper", "hello"),
         ("bot", UNAVAILABLE),
     ]
+
+
+def test_an_unreachable_database_gets_a_clear_503_and_the_health_check_says_so():
+    engine = create_engine(f"postgresql+psycopg://sa@127.0.0.1:{free_port()}/store")
+    app = create_app(rasa_url=f"http://127.0.0.1:{free_port()}", engine=engine)
+    with TestClient(app) as client:
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["database"] == "unreachable"
+        started = client.post("/api/conversations")
+        assert started.status_code == 503 and started.json() == {"error": STORE_DOWN}
+        assert started.headers["Retry-After"]
+        sent = client.post("/api/conversations/abc/messages", json={"text": "hello"})
+        assert sent.status_code == 503 and "Traceback" not in sent.text

@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,7 +31,7 @@ from telegram.ext import (
 from bot import conversations
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
-from bot.gateway.relay import Gateway
+from bot.gateway.relay import STORE_DOWN, Gateway
 from bot.store.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class TelegramChannel:
         self.app.add_handler(MessageHandler(filters.TEXT, self.on_text))
         self.app.add_handler(CallbackQueryHandler(self.on_button))
         self.app.add_handler(MessageHandler(~filters.TEXT, self.on_other))
+        self.app.add_error_handler(self.on_error)
 
     async def start(self) -> None:
         await self.app.initialize()
@@ -137,6 +139,17 @@ class TelegramChannel:
         await self.gateway.receive_unsupported(
             self.conversation_of(update), unsupported_kind(update)
         )
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Telegram will not send an update twice, so a message the database could not take
+        is lost unless the shopper sends it again: ask them to."""
+        if isinstance(context.error, OperationalError):
+            logger.warning("a Telegram message could not be stored: %s", context.error.orig)
+            if isinstance(update, Update) and update.effective_chat is not None:
+                with contextlib.suppress(TelegramError):
+                    await context.bot.send_message(update.effective_chat.id, STORE_DOWN)
+            return
+        logger.error("a Telegram update could not be handled", exc_info=context.error)
 
     async def deliver(self, conversation: Conversation, said: list[Said]) -> None:
         chat_id = int(conversation.channel_user_id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -25,7 +26,7 @@ from starlette.routing import Route
 from bot import conversations
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
-from bot.gateway.relay import Gateway
+from bot.gateway.relay import STORE_DOWN, Gateway
 from bot.store.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -121,11 +122,11 @@ class WhatsAppChannel:
         return fresh
 
     async def handle(self, message: dict[str, Any]) -> None:
-        conversation = conversations.for_channel_user(
-            CHANNEL, str(message["from"]), self.gateway.engine
-        )
-        text, button_id = reply_of(message)
         try:
+            conversation = conversations.for_channel_user(
+                CHANNEL, str(message["from"]), self.gateway.engine
+            )
+            text, button_id = reply_of(message)
             if text is None:
                 await self.gateway.receive_unsupported(conversation, str(message.get("type")))
                 return
@@ -137,8 +138,19 @@ class WhatsAppChannel:
             text = text.strip()[:4000]
             if text:
                 await self.gateway.receive(conversation, text, payload)
+        except OperationalError as error:
+            # Its id is recorded, so WhatsApp's retry would be skipped: ask for it again.
+            logger.warning("a WhatsApp message could not be stored: %s", error.orig)
+            await self.send_text(str(message["from"]), STORE_DOWN)
         except Exception:
             logger.exception("a WhatsApp message could not be handled")
+
+    async def send_text(self, to: str, text: str) -> None:
+        body = {"messaging_product": "whatsapp", "to": to, "type": "text", "text": {"body": text}}
+        try:
+            await self.http.post(f"{self.settings.phone_number_id}/messages", json=body)
+        except httpx.HTTPError as error:
+            logger.warning("Graph API unreachable: %s", error)
 
     async def deliver(self, conversation: Conversation, said: list[Said]) -> None:
         for message in said:

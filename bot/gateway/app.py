@@ -10,6 +10,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -19,9 +20,9 @@ from starlette.routing import Route
 from bot.channels import telegram, web, whatsapp
 from bot.gateway import console, shopper_api
 from bot.gateway.rasa_client import RasaClient
-from bot.gateway.relay import Gateway
+from bot.gateway.relay import STORE_DOWN, Gateway
 from bot.gateway.security import SecurityHeaders
-from bot.store.db import get_engine
+from bot.store.db import database_reachable, get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,24 @@ async def health(request: Request) -> JSONResponse:
     channels = ["api", "web"] + [
         name for name in ("telegram", "whatsapp") if getattr(state, name, None) is not None
     ]
-    return JSONResponse({"status": "ok", "channels": channels})
+    if not database_reachable(state.gateway.engine):
+        return JSONResponse(
+            {"status": "degraded", "database": "unreachable", "channels": channels},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "database": "ok", "channels": channels})
+
+
+async def store_down(request: Request, exc: Exception) -> JSONResponse:
+    """The database is locked or unreachable: say so plainly (no stack trace, no half-done
+    work: every write is one transaction) and let the client or platform retry."""
+    cause = getattr(exc, "orig", exc)
+    logger.warning("%s %s: database unavailable: %s", request.method, request.url.path, cause)
+    return JSONResponse({"error": STORE_DOWN}, status_code=503, headers={"Retry-After": "30"})
 
 
 def create_app(rasa_url: str | None = None, engine: Engine | None = None) -> Starlette:
+    """`engine` defaults to the store's; it must be reachable at start (tables, seed)."""
     gateway = Gateway(RasaClient(rasa_url), engine or get_engine())
 
     @asynccontextmanager
@@ -69,6 +84,7 @@ def create_app(rasa_url: str | None = None, engine: Engine | None = None) -> Sta
         ],
         middleware=[Middleware(SecurityHeaders), Middleware(web.ShopperCors)],
         lifespan=lifespan,
+        exception_handlers={OperationalError: store_down},
     )
     app.state.gateway = gateway
     app.state.telegram = None

@@ -30,6 +30,10 @@ UNAVAILABLE = (
     "Sorry, the assistant is temporarily unavailable. Your message is saved; please try "
     "again in a few minutes."
 )
+STORE_DOWN = (
+    "Sorry, we can't save messages right now, so this one was not received. "
+    "Please send it again in a minute."
+)
 SILENT_BOT = "Sorry, something went wrong on my side."
 TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
 
