@@ -3,6 +3,7 @@ as it happens, with who answers the conversation now (the bot or a person)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -81,6 +82,11 @@ def for_channel_user(
             .limit(1)
         ).first()
     return found or start(channel, channel_user_id, engine)
+
+
+def log_ref(conversation_id: str) -> str:
+    """A conversation's name in logs: the id itself is a web shopper's key to it."""
+    return "c-" + hashlib.sha256(conversation_id.encode()).hexdigest()[:10]
 
 
 def sender_key(conversation: Conversation) -> str:

@@ -7,6 +7,7 @@ bot/channels/telegram.py and whatsapp.py); without them they are skipped.
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
@@ -27,6 +28,9 @@ from bot.store.db import database_reachable, get_engine
 logger = logging.getLogger(__name__)
 
 
+KEY_IN_PATH = re.compile(r"/[A-Za-z0-9_-]{20,}")
+
+
 async def health(request: Request) -> JSONResponse:
     state = request.app.state
     channels = ["api", "web"] + [
@@ -44,7 +48,8 @@ async def store_down(request: Request, exc: Exception) -> JSONResponse:
     """The database is locked or unreachable: say so plainly (no stack trace, no half-done
     work: every write is one transaction) and let the client or platform retry."""
     cause = getattr(exc, "orig", exc)
-    logger.warning("%s %s: database unavailable: %s", request.method, request.url.path, cause)
+    path = KEY_IN_PATH.sub("/…", request.url.path)  # conversation ids are shoppers' keys
+    logger.warning("%s %s: database unavailable: %s", request.method, path, cause)
     return JSONResponse({"error": STORE_DOWN}, status_code=503, headers={"Retry-After": "30"})
 
 

@@ -80,7 +80,7 @@ class Gateway:
             if current.mode == "human":
                 return []
             if not allowed:
-                logger.info("conversation %s: sender over the rate limit", cid)
+                logger.info("%s: sender over the rate limit", conversations.log_ref(cid))
                 if self.message_limit.first_refusal(sender):
                     return await self._say(current, [{"text": SLOW_DOWN}])
                 return []
@@ -89,7 +89,7 @@ class Gateway:
                     cid, payload or text, metadata={"channel": conversation.channel}
                 )
             except RasaUnavailable as error:
-                logger.warning("conversation %s: %s", cid, error)
+                logger.warning("%s: %s", conversations.log_ref(cid), error)
                 return await self._say(current, [{"text": UNAVAILABLE}])
             said = await self._say(current, answer)
             if not said:
@@ -204,7 +204,7 @@ class Gateway:
             try:
                 answer = await self.rasa.trigger(conversation.id, HANDED_BACK_INTENT)
             except RasaUnavailable as error:
-                logger.warning("conversation %s: hand back: %s", conversation.id, error)
+                logger.warning("%s: hand back: %s", conversations.log_ref(conversation.id), error)
                 answer = []
             current = conversations.get(conversation.id, self.engine)
             return await self._say(current, answer)
