@@ -4,6 +4,7 @@ Bot API server on loopback, on the running stack (Rasa, actions, store)."""
 from __future__ import annotations
 
 import itertools
+import time
 
 import httpx
 import pytest
@@ -24,7 +25,14 @@ def telegram(stack):
     fake = FakeBotApi(TOKEN)
     with (
         serving(fake.app) as url,
-        gateway_with(stack, {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": url}) as gateway,
+        gateway_with(
+            stack,
+            {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "TELEGRAM_API_URL": url,
+                "DELIVERY_RETRY_DELAYS": "0.5,1",  # retry sends quickly
+            },
+        ) as gateway,
     ):
         fake.gateway = gateway
         yield fake
@@ -83,6 +91,31 @@ def test_an_agent_reply_after_handoff_reaches_the_telegram_chat(telegram, stack)
         == 200
     )
     assert replies(telegram, chat, 2)[1]["text"].endswith("Hello from Sam")
+
+
+def test_an_agent_reply_is_sent_again_while_telegram_fails(telegram, stack):
+    chat = next(chat_ids)
+    telegram.user_says(chat, "I want to talk to a human")
+    replies(telegram, chat, 1)
+    agent = new_agent(stack, telegram.gateway)
+    ticket = next(
+        t["id"]
+        for t in agent.http.get("/console", params={"queue": "open"}).json()["tickets"]
+        if _channel(agent, t["id"]) == ("telegram", str(chat))
+    )
+    telegram.failing_sends = 2  # the first try and the first retry fail
+    assert agent.post(f"/console/tickets/{ticket}/reply", text="Still there?").status_code == 200
+    assert replies(telegram, chat, 2)[1]["text"].endswith("Still there?")
+    time.sleep(1.5)  # no retry left over to send it twice
+    assert len(telegram.sent(chat)) == 2  # sent once
+    # A channel that stays down: staff see in the transcript that it was not delivered.
+    telegram.failing_sends = 3
+    agent.post(f"/console/tickets/{ticket}/reply", text="Hello?")
+    transcript = wait_for(
+        lambda: [m["text"] for m in agent.ticket(ticket)["messages"] if m["sender"] == "system"],
+        what="the not-delivered note",
+    )
+    assert transcript == ["Not delivered on telegram: Hello?"]
 
 
 def _channel(agent, ticket_id: int) -> tuple[str, str]:

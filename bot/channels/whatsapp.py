@@ -161,6 +161,8 @@ class WhatsAppChannel:
                 response = await self.http.post(
                     f"{self.settings.phone_number_id}/messages", json=body
                 )
+                if response.status_code == 429 or response.status_code >= 500:
+                    response.raise_for_status()  # the gateway retries later
                 if response.status_code >= 400:
                     logger.warning("Graph API refused a message: HTTP %s", response.status_code)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from weakref import WeakValueDictionary
@@ -51,6 +52,11 @@ class Gateway:
         self.hub = Hub()
         self.deliverers: dict[str, Deliverer] = {}
         self.message_limit = RateLimiter.from_env("RATE_LIMIT_MESSAGES_PER_MINUTE", 20)
+        # Seconds between retries of a send that failed (Telegram or WhatsApp down).
+        self.retry_delays = [
+            float(d) for d in os.environ.get("DELIVERY_RETRY_DELAYS", "2,10,30,120").split(",")
+        ]
+        self._retries: set[asyncio.Task] = set()
         # Held only while someone uses them, so the map does not grow with every conversation.
         self._conversation_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
@@ -147,11 +153,36 @@ class Gateway:
         if said:
             self.hub.notify(conversation.id)
         deliverer = self.deliverers.get(conversation.channel)
-        if deliverer is not None and said:
+        if deliverer is None or not said:
+            return
+        try:
+            await deliverer.deliver(conversation, said)
+        except Exception as error:  # stored already; try again in the background
+            logger.warning("delivery to %s failed (%r); will retry", conversation.channel, error)
+            task = asyncio.create_task(self._redeliver(conversation, said))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def _redeliver(self, conversation: Conversation, said: list[Said]) -> None:
+        """Retry a failed send a few times; if the channel stays down, say so in the
+        transcript so staff know the shopper has not seen it."""
+        for delay in self.retry_delays:
+            await asyncio.sleep(delay)
+            deliverer = self.deliverers.get(conversation.channel)
+            if deliverer is None:
+                break
             try:
                 await deliverer.deliver(conversation, said)
-            except Exception:  # stored already; the channel being down must not lose it
-                logger.exception("delivery to %s failed", conversation.channel)
+                return
+            except Exception as error:
+                logger.warning("delivery to %s failed again (%r)", conversation.channel, error)
+        conversations.add(
+            conversation.id,
+            "system",
+            f"Not delivered on {conversation.channel}: " + " / ".join(s.text for s in said),
+            engine=self.engine,
+        )
+        self.hub.notify(conversation.id)
 
     # --- staff side -----------------------------------------------------------------------
     def _conversation_of(self, ticket_id: int) -> Conversation:

@@ -27,6 +27,7 @@ class FakeBotApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
+        self.failing_sends = 0  # answer this many sendMessage calls with HTTP 500
         self.app = Starlette(
             routes=[Route("/bot{token}/{method}", self.handle, methods=["GET", "POST"])]
         )
@@ -101,6 +102,13 @@ class FakeBotApi:
             return self.ok(BOT_USER)
         if method == "getUpdates":
             return self.ok(await self.get_updates(params))
+        if method == "sendMessage" and self.failing_sends > 0:
+            with self.lock:
+                self.failing_sends -= 1
+                self.calls.pop()  # not sent
+            return JSONResponse(
+                {"ok": False, "error_code": 500, "description": "Internal Server Error"}, 500
+            )
         if method == "sendMessage":
             message = {
                 "message_id": next(self._message_ids),
