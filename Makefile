@@ -102,6 +102,7 @@ bench: venvs train
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.external
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.load
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.soak
 
 var/log:
 	mkdir -p $@

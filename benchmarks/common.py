@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
+from bot.stack import Stack
 
 
 def trained_model() -> Path | None:
@@ -25,6 +26,20 @@ def fresh_work_dir(name: str) -> Path:
     for old in work.glob("*.db*"):
         old.unlink()
     return work
+
+
+def memory_mb(stack: Stack, field: str = "VmHWM") -> dict[str, float]:
+    """Each running process's memory from /proc: VmHWM is the peak so far, VmRSS the now."""
+    found = {}
+    for name, process in stack.processes.items():
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith(f"{field}:"):
+                found[name] = round(int(line.split()[1]) / 1024, 1)
+    return found
 
 
 def print_table(rows: list[tuple[str, str]]) -> None:

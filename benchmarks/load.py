@@ -13,12 +13,11 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import yaml
 
-from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, trained_model
+from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, memory_mb, trained_model
 from benchmarks.foundation import RESULTS
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
@@ -101,19 +100,6 @@ async def phase(stack: Stack, target: str, shoppers: int) -> dict:
     }
 
 
-def peak_memory_mb(stack: Stack) -> dict[str, float]:
-    peaks = {}
-    for name, process in stack.processes.items():
-        try:
-            status = Path(f"/proc/{process.pid}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmHWM:"):
-                peaks[name] = round(int(line.split()[1]) / 1024, 1)
-    return peaks
-
-
 def main() -> int:
     model = trained_model()
     if model is None:
@@ -132,7 +118,7 @@ def main() -> int:
             for target in ("gateway", "rasa_rest"):
                 print(f"{target}: {shoppers} shoppers...", flush=True)
                 phases.append(asyncio.run(phase(stack, target, shoppers)))
-        memory = peak_memory_mb(stack)
+        memory = memory_mb(stack)
     results = {
         "phases": phases,
         "peak_memory_mb": memory,
