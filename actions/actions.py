@@ -247,6 +247,7 @@ class ActionResolveConfirmation(ShopAction):
             dispatcher.utter_message(response="utter_anything_else")
             return done
         if kind == "faq_feedback":
+            note_outcome(dispatcher, feedback="yes" if yes else "no", faq_id=number)
             if yes:
                 dispatcher.utter_message(text="Glad I could help!")
                 dispatcher.utter_message(response="utter_anything_else")
@@ -313,6 +314,12 @@ class ActionResolveConfirmation(ShopAction):
                 f"to the address on the order. Send the items by {replies.day(check.deadline)}"
                 f"; we refund within {policy.refund_days[1]} business days of receiving them."
             )
+
+
+def note_outcome(dispatcher: CollectingDispatcher, **fields: str) -> None:
+    """What this turn did, for the gateway to note on the shopper's message (the insights
+    report counts FAQ answers, "don't know"s and feedback from it); never shown."""
+    dispatcher.utter_message(json_message={"outcome": fields})
 
 
 def hand_off(dispatcher: CollectingDispatcher, tracker: Tracker, reason: str) -> list[EventType]:
@@ -406,8 +413,8 @@ def say_faq_reply(
 ) -> list[EventType]:
     misses = int(tracker.get_slot("faq_misses") or 0)
     if reply.kind == "answer":
-        # faq_id travels in the message metadata, so transcripts and reports can count it.
-        dispatcher.utter_message(text=reply.text, faq_id=reply.entry_id)
+        dispatcher.utter_message(text=reply.text)
+        note_outcome(dispatcher, outcome="faq_answer", faq_id=reply.entry_id)
         dispatcher.utter_message(text="Did that help?", buttons=YES_NO)
         return [
             SlotSet("faq_misses", 0),
@@ -421,8 +428,10 @@ def say_faq_reply(
                 for entry in reply.suggestions
             ],
         )
+        note_outcome(dispatcher, outcome="faq_suggested")
         return [SlotSet("pending_action", None)]
     misses += 1
+    note_outcome(dispatcher, outcome="unknown")
     if misses >= 2:
         dispatcher.utter_message(text="I'm sorry, I don't know that one either.")
         return [SlotSet("pending_action", None), *hand_off(dispatcher, tracker, "bot_failed")]

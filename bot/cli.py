@@ -1,4 +1,5 @@
-"""`bot` command line: the store database, staff accounts and the FAQ search."""
+"""`bot` command line: the store database, staff accounts, the FAQ search and the insights
+report."""
 
 from __future__ import annotations
 
@@ -48,12 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("--faq", type=Path, default=faq_path())
     evaluate.add_argument("--out", type=Path, help="JSON file (default: var/faq-eval/NAME.json)")
 
+    report = sub.add_parser(
+        "report", help="what the assistant solved, handed off and could not answer"
+    )
+    report.add_argument("--since", default="7d", help="7d, 24h, 2w or a date (default 7d)")
+    report.add_argument("--until", help="a date; default now")
+    report.add_argument("--channel", choices=["web", "api", "telegram", "whatsapp"])
+    report.add_argument("--format", choices=["text", "json", "csv"], default="text")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "db":
             return run_db(args.action)
         if args.command == "staff":
             return run_staff(args)
+        if args.command == "report":
+            return run_report(args)
         return run_faq(args)
     except (FaqError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -104,6 +115,21 @@ def read_password(from_stdin: bool) -> str:
     if getpass.getpass("Again: ") != first:
         raise ValueError("the passwords differ")
     return first
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from bot.report import Period, build_report, parse_since
+    from bot.report_formats import as_csv, as_text
+    from bot.store.seed import utcnow
+
+    now = utcnow()
+    until = parse_since(args.until, now) if args.until else now
+    report = build_report(Period(parse_since(args.since, now), until, args.channel))
+    if args.format == "json":
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(as_csv(report) if args.format == "csv" else as_text(report))
+    return 0
 
 
 def run_faq(args: argparse.Namespace) -> int:

@@ -143,6 +143,15 @@ def add(
     )
 
 
+def annotate(message_id: int, notes: dict[str, Any], engine: Engine | None = None) -> None:
+    """Add to a stored message's extra (what Rasa read in it, what the bot did with it)."""
+    with session_scope(engine or get_engine()) as session:
+        message = session.get(Message, message_id)
+        message.extra = json.dumps(
+            {**json.loads(message.extra or "{}"), **notes}, ensure_ascii=False
+        )
+
+
 def messages(conversation_id: str, after: int = 0, engine: Engine | None = None) -> list[Said]:
     """The transcript, oldest first; only messages with an id above `after`."""
     with session_scope(engine or get_engine()) as session:

@@ -383,11 +383,22 @@ def test_a_store_question_is_answered_from_the_faq_with_its_id():
     assert convo.slots["pending_action"] == "handoff:bot_failed"
 
 
-def test_the_faq_id_travels_in_the_message_metadata():
+def outcomes(convo: Conversation) -> list[dict]:
+    """The turn notes the gateway keeps on the shopper's message (for the insights report)."""
+    return [m["custom"]["outcome"] for m in convo.sent if (m.get("custom") or {}).get("outcome")]
+
+
+def test_faq_answers_misses_and_feedback_are_noted_for_the_report():
     convo = Conversation()
     convo.user("do you ship to the uk?", "faq")
     convo.run(ActionFaqAnswer())
-    assert convo.sent[0]["faq_id"] == "international-shipping"
+    assert outcomes(convo) == [{"outcome": "faq_answer", "faq_id": "international-shipping"}]
+    convo.user("/deny", "deny")
+    convo.run(ActionResolveConfirmation())
+    assert outcomes(convo)[-1] == {"feedback": "no", "faq_id": "international-shipping"}
+    convo.user("what's the weather tomorrow", "out_of_scope")
+    convo.run(ActionFaqAnswer())
+    assert outcomes(convo)[-1] == {"outcome": "unknown"}
 
 
 def test_a_middling_match_offers_suggestions_as_buttons():

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot import staff
+from bot import conversations, staff
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Message
 from tests.conftest import PASSWORD, Agent, Shopper, handed_off_shopper, new_agent, ticket_of
@@ -201,3 +201,22 @@ def test_explain_needs_a_login_and_touches_no_conversation(stack, engine):
     with session_scope(engine) as session:
         assert session.scalar(select(func.count(Message.id))) == before
     assert agent.post("/api/explain", text="   ").status_code == 400
+
+
+def test_each_shopper_message_keeps_what_rasa_read_and_what_the_bot_did(stack):
+    shopper = Shopper(stack)
+    assert "We ship to Canada" in shopper.says("do you ship to Canada?")
+    shopper.says("Yes", payload="/affirm")  # the "Did that help?" button
+    shopper.says("can you rent me a kayak for a day?")
+    stored = conversations.messages(shopper.id, engine=get_engine(stack.db_url))
+    notes = [m.extra for m in stored if m.sender == "shopper"]
+    assert notes[0]["intent"] == "faq" and 0 < notes[0]["confidence"] <= 1
+    assert notes[0]["outcome"] == "faq_answer"
+    assert notes[0]["faq_id"] == "international-shipping"
+    assert notes[1] == notes[1] | {
+        "payload": "/affirm",
+        "intent": "affirm",
+        "feedback": "yes",
+        "faq_id": "international-shipping",
+    }
+    assert notes[2]["outcome"] == "unknown"

@@ -98,10 +98,12 @@ def _load_file(path: Path) -> list[FaqEntry]:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("entries") or [], list):
         raise FaqError(path, None, "entries", "the file must have a list under 'entries:'")
-    return [_entry(path, number, raw) for number, raw in enumerate(data.get("entries") or [], 1)]
+    return [
+        parse_entry(path, number, raw) for number, raw in enumerate(data.get("entries") or [], 1)
+    ]
 
 
-def _entry(path: Path, number: int, raw: object) -> FaqEntry:
+def parse_entry(path: Path, number: int, raw: object) -> FaqEntry:
     label = f"#{number}"
     if not isinstance(raw, dict):
         raise FaqError(path, label, None, "each entry must be a mapping of fields")

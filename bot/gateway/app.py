@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.channels import telegram, web, whatsapp
-from bot.gateway import console, shopper_api
+from bot.gateway import console, insights, shopper_api
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import STORE_DOWN, Gateway
 from bot.gateway.security import SecurityHeaders
@@ -86,6 +86,7 @@ def create_app(rasa_url: str | None = None, engine: Engine | None = None) -> Sta
             *telegram.routes,
             *whatsapp.routes,
             *console.routes,
+            *insights.routes,
         ],
         middleware=[Middleware(SecurityHeaders), Middleware(web.ShopperCors)],
         lifespan=lifespan,

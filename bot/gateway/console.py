@@ -201,7 +201,7 @@ async def _change(request: Request, what: str) -> Response:
         if what == "assign":
             tickets.assign(ticket.id, user, gateway.engine)
         elif what == "reply":
-            form = await _fields(request)
+            form = await form_fields(request)
             await gateway.agent_reply(ticket.id, user, clean_text(form.get("text")))
         elif what == "resolve":
             await gateway.resolve(ticket.id, user)
@@ -218,7 +218,7 @@ async def _change(request: Request, what: str) -> Response:
     return RedirectResponse(f"/console/tickets/{ticket.id}", status_code=303)
 
 
-async def _fields(request: Request) -> dict:
+async def form_fields(request: Request) -> dict:
     if "application/json" in request.headers.get("content-type", ""):
         try:
             body = await request.json()
@@ -294,7 +294,7 @@ async def _explain(request: Request) -> Response:
     from bot.gateway.rasa_client import RasaUnavailable
 
     try:
-        text = clean_text((await _fields(request)).get("text"))
+        text = clean_text((await form_fields(request)).get("text"))
     except BadRequest as bad:
         return JSONResponse({"error": str(bad)}, status_code=bad.status)
     try:

@@ -39,6 +39,21 @@ SILENT_BOT = "Sorry, something went wrong on my side."
 TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
 
 
+def turn_notes(answer: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the bot's turn did, from the custom messages the actions send and nobody sees:
+    an FAQ answer, a "don't know", feedback on an answer, a handoff and its reason."""
+    notes: dict[str, Any] = {}
+    for message in answer:
+        custom = message.get("custom")
+        if not isinstance(custom, dict):
+            continue
+        if isinstance(custom.get("outcome"), dict):
+            notes.update(custom["outcome"])
+        if isinstance(custom.get("handoff"), dict):
+            notes["handoff"] = custom["handoff"].get("reason")
+    return notes
+
+
 class Deliverer(Protocol):
     """Pushes messages to a channel that does not poll the gateway (Telegram, WhatsApp)."""
 
@@ -80,7 +95,7 @@ class Gateway:
             extra = {"payload": payload} if payload else {}
             if not allowed:
                 extra["rate_limited"] = True
-            conversations.add(cid, "shopper", text, extra=extra, engine=self.engine)
+            shopper = conversations.add(cid, "shopper", text, extra=extra, engine=self.engine)
             self.hub.notify(cid)
             current = conversations.get(cid, self.engine)
             if current.mode == "human":
@@ -98,9 +113,15 @@ class Gateway:
                 logger.warning("%s: %s", conversations.log_ref(cid), error)
                 return await self._say(current, [{"text": UNAVAILABLE}])
             said = await self._say(current, answer)
+            notes = turn_notes(answer)
             if not said:
                 # Rasa answered nothing: an action failed before it could say anything.
                 said = await self._hand_off_silent_bot(current)
+                notes["handoff"] = "action_error"
+            if intent := await self.rasa.latest_intent(cid):
+                notes["intent"] = intent["name"]
+                notes["confidence"] = intent["confidence"]
+            conversations.annotate(shopper.id, notes, self.engine)
             return said
 
     async def receive_unsupported(self, conversation: Conversation, kind: str) -> list[Said]:

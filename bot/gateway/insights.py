@@ -1,0 +1,93 @@
+"""The console's Insights page: the report (bot/report.py) for a period and channel, with
+charts, and FAQ gaps a staff member can turn into new FAQ entries."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from bot import tickets
+from bot.faq.added import add_entry
+from bot.faq.entries import FaqError
+from bot.gateway import charts
+from bot.gateway.console import form_fields, gateway_of, templates
+from bot.gateway.security import current_staff, staff_only, wants_json
+from bot.report import Period, build_report, parse_since
+from bot.store.seed import utcnow
+
+PERIODS = {
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+}
+CHANNELS = ("web", "api", "telegram", "whatsapp")
+
+
+@staff_only
+async def insights_page(request: Request) -> Response:
+    since = request.query_params.get("since", "7d")
+    since = since if since in PERIODS else "7d"
+    channel = request.query_params.get("channel") or None
+    channel = channel if channel in CHANNELS else None
+    now = utcnow()
+    period = Period(parse_since(since, now), now, channel)
+    # Reading the tables and embedding the gap messages is blocking work: off the event loop.
+    report = await run_in_threadpool(build_report, period, gateway_of(request).engine)
+    if wants_json(request):
+        return JSONResponse(report)
+    reasons = [
+        (tickets.REASONS.get(reason, reason), n)
+        for reason, n in report["handoffs"]["by_reason"].items()
+    ]
+    return templates.TemplateResponse(
+        request,
+        "insights.html",
+        {
+            "staff": current_staff(request),
+            "report": report,
+            "since": since,
+            "channel": channel or "",
+            "periods": PERIODS,
+            "channels": CHANNELS,
+            "added": request.query_params.get("added"),
+            "volume_chart": charts.volume_chart(report["daily"]),
+            "containment_chart": charts.containment_chart(
+                report["contained"], report["conversations"]
+            ),
+            "reason_chart": charts.reason_chart(reasons),
+        },
+    )
+
+
+@staff_only
+async def add_faq_entry(request: Request) -> Response:
+    """A new FAQ entry from a gap group: the question and its other phrasings from the group,
+    the answer from the staff member. Answered by the assistant at once."""
+    fields = await form_fields(request)
+    alternatives = fields.get("alternatives") or ""
+    if isinstance(alternatives, str):
+        alternatives = alternatives.splitlines()
+    try:
+        entry = await run_in_threadpool(
+            add_entry,
+            str(fields.get("question") or ""),
+            str(fields.get("answer") or ""),
+            [str(a) for a in alternatives],
+        )
+    except (ValueError, FaqError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    if wants_json(request):
+        return JSONResponse({"id": entry.id, "question": entry.question}, status_code=201)
+    back = {"added": entry.id, "since": str(fields.get("since") or "7d")}
+    return RedirectResponse(f"/console/insights?{urlencode(back)}", status_code=303)
+
+
+routes = [
+    Route("/console/insights", insights_page, methods=["GET"]),
+    Route("/console/insights/faq", add_faq_entry, methods=["POST"]),
+]

@@ -1,0 +1,226 @@
+"""The insights report: what the assistant solved, where it handed off, what shoppers thought
+of its answers, and what it could not answer. Read from the transcript and ticket tables for
+the conversations started in a period (UTC), optionally on one channel.
+
+A conversation counts once a shopper has said something in it; it is contained when it never
+got a handoff ticket. Intents, FAQ answers, "don't know"s and feedback are the notes the
+gateway keeps on each shopper message (bot/gateway/relay.py, turn_notes).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from bot.faq.gaps import group_gaps
+from bot.faq.service import search as faq_search
+from bot.store.db import get_engine, session_scope
+from bot.store.models import Conversation, Message, Ticket
+from bot.store.seed import utcnow
+
+# Messages that steer the conversation rather than ask something an FAQ entry could answer.
+NOT_QUESTIONS = {
+    "human_handoff",
+    "affirm",
+    "deny",
+    "greet",
+    "goodbye",
+    "thank",
+    "inform",
+    "faq_choice",
+    "bot_challenge",
+}
+ORDER_INTENTS = {
+    "order_status",
+    "shipping_eta",
+    "return_item",
+    "refund",
+    "cancel_order",
+    "change_shipping_address",
+}
+SINCE_RE = re.compile(r"^(\d+)([hdw])$")
+
+
+@dataclass(frozen=True)
+class Period:
+    since: datetime
+    until: datetime
+    channel: str | None = None
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """ "7d", "24h", "2w" back from now, or a date ("2026-11-01")."""
+    now = now or utcnow()
+    if match := SINCE_RE.match(text.strip()):
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - timedelta(**{{"h": "hours", "d": "days", "w": "weeks"}[unit]: amount})
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
+    except ValueError:
+        raise ValueError(
+            f"--since takes 7d, 24h, 2w or a date like 2026-11-01, not {text!r}"
+        ) from None
+
+
+def _minutes(deltas: list[timedelta]) -> dict[str, Any]:
+    values = [d.total_seconds() / 60 for d in deltas]
+    return {
+        "median_minutes": round(statistics.median(values), 1) if values else None,
+        "tickets": len(values),
+    }
+
+
+def _load(period: Period, engine: Engine):
+    with session_scope(engine) as session:
+        query = select(Conversation).where(
+            Conversation.created_at >= period.since, Conversation.created_at < period.until
+        )
+        if period.channel:
+            query = query.where(Conversation.channel == period.channel)
+        found = {c.id: c for c in session.scalars(query)}
+        messages: dict[str, list[Message]] = defaultdict(list)
+        tickets: dict[str, list[Ticket]] = defaultdict(list)
+        ids = list(found)
+        for start in range(0, len(ids), 500):  # keep IN lists short for SQLite
+            chunk = ids[start : start + 500]
+            for message in session.scalars(
+                select(Message).where(Message.conversation_id.in_(chunk)).order_by(Message.id)
+            ):
+                messages[message.conversation_id].append(message)
+            for ticket in session.scalars(
+                select(Ticket).where(Ticket.conversation_id.in_(chunk)).order_by(Ticket.id)
+            ):
+                tickets[ticket.conversation_id].append(ticket)
+    return found, messages, tickets
+
+
+def notes_of(message: Message) -> dict[str, Any]:
+    return json.loads(message.extra) if message.extra else {}
+
+
+def unanswered(notes: dict[str, Any]) -> bool:
+    """A question the bot had no answer for: not an order topic (answered from the order),
+    not an FAQ answer, not a yes/no/hello/"a person please"."""
+    intent = notes.get("intent")
+    return (
+        notes.get("outcome") != "faq_answer"
+        and intent not in NOT_QUESTIONS
+        and intent not in ORDER_INTENTS
+    )
+
+
+def days_between(since: datetime, until: datetime) -> list[str]:
+    """Every day of the period, so quiet days show as zero rather than vanish from a chart."""
+    first, last = since.date(), (until - timedelta(microseconds=1)).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+def answered_now_by(question: str) -> str | None:
+    """The FAQ entry that would answer the question today (an entry added since), if any."""
+    decision = faq_search(question)
+    return decision.best.entry.id if decision.kind == "answer" else None
+
+
+def build_report(period: Period, engine: Engine | None = None, gaps: bool = True) -> dict:
+    engine = engine or get_engine()
+    found, messages, tickets = _load(period, engine)
+    talked = [cid for cid in found if any(m.sender == "shopper" for m in messages[cid])]
+    all_tickets = [t for cid in talked for t in tickets[cid]]
+    contained = [cid for cid in talked if not tickets[cid]]
+    senders = Counter(m.sender for cid in talked for m in messages[cid])
+
+    intents: Counter[str] = Counter()
+    answered: Counter[str] = Counter()
+    feedback: dict[str, Counter[str]] = defaultdict(Counter)
+    feedback_by_intent: dict[str, Counter[str]] = defaultdict(Counter)
+    unknown = 0
+    gap_texts: list[str] = []
+    for cid in talked:
+        asked_by_faq: dict[str, str] = {}  # faq_id -> intent of the question it answered
+        pending: str | None = None  # an unanswered question, should the bot give up later
+        for message in messages[cid]:
+            if message.sender != "shopper":
+                continue
+            notes = notes_of(message)
+            intent = notes.get("intent")
+            if intent:
+                intents[intent] += 1
+            if notes.get("outcome") == "faq_answer":
+                answered[notes["faq_id"]] += 1
+                asked_by_faq[notes["faq_id"]] = intent or "unknown"
+            if notes.get("feedback") in ("yes", "no"):
+                faq_id = notes.get("faq_id") or "?"
+                feedback[faq_id][notes["feedback"]] += 1
+                feedback_by_intent[asked_by_faq.get(faq_id, "unknown")][notes["feedback"]] += 1
+            unknown += notes.get("outcome") == "unknown"
+            if notes.get("outcome") == "unknown" or notes.get("handoff"):
+                # What the shopper wanted when the bot did not know or gave up: this message,
+                # or the question before "talk to a person".
+                gap = message.text if unanswered(notes) else pending
+                if gap:
+                    gap_texts.append(gap)
+                pending = None
+            elif unanswered(notes):
+                pending = message.text
+
+    waits = [t.first_reply_at - t.created_at for t in all_tickets if t.first_reply_at]
+    closed = [t.closed_at - t.created_at for t in all_tickets if t.closed_at]
+    daily: dict[str, Counter[str]] = defaultdict(Counter)
+    for cid in talked:
+        day = found[cid].created_at.date().isoformat()
+        daily[day]["conversations"] += 1
+        daily[day]["handed_off" if tickets[cid] else "contained"] += 1
+
+    return {
+        "period": {
+            "since": period.since.isoformat(timespec="seconds") + "Z",
+            "until": period.until.isoformat(timespec="seconds") + "Z",
+            "channel": period.channel or "all",
+        },
+        "conversations": len(talked),
+        "messages": {s: senders[s] for s in ("shopper", "bot", "agent")},
+        "contained": len(contained),
+        "containment_rate": round(len(contained) / len(talked), 3) if talked else None,
+        "handoffs": {
+            "total": len(all_tickets),
+            "by_reason": dict(Counter(t.reason for t in all_tickets).most_common()),
+        },
+        "first_reply_wait": _minutes(waits),
+        "resolution_time": _minutes(closed),
+        "intents": dict(intents.most_common()),
+        "faq_answers": [
+            {
+                "faq_id": faq_id,
+                "answered": answered[faq_id],
+                "helped": feedback[faq_id]["yes"],
+                "did_not_help": feedback[faq_id]["no"],
+            }
+            for faq_id in sorted(set(answered) | set(feedback), key=lambda f: (-answered[f], f))
+        ],
+        "feedback_by_intent": {
+            intent: {"helped": c["yes"], "did_not_help": c["no"]}
+            for intent, c in sorted(feedback_by_intent.items())
+        },
+        "dont_know_answers": unknown,
+        "daily": [
+            {"date": day, "conversations": 0, "contained": 0, "handed_off": 0, **daily[day]}
+            for day in days_between(period.since, period.until)
+        ],
+        "faq_gaps": [
+            {
+                "size": g.size,
+                "question": g.question,
+                "examples": list(g.examples),
+                "answered_now_by": answered_now_by(g.question),
+            }
+            for g in (group_gaps(gap_texts) if gaps else [])
+        ],
+        "gap_messages": len(gap_texts),
+    }

@@ -1,0 +1,94 @@
+"""The insights report as plain text (for a terminal) and CSV (for a spreadsheet)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+
+def percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f}%"
+
+
+def minutes(figure: dict[str, Any]) -> str:
+    if figure["median_minutes"] is None:
+        return "n/a (no tickets)"
+    return f"{figure['median_minutes']} min median over {figure['tickets']} tickets"
+
+
+def as_text(report: dict[str, Any]) -> str:
+    period = report["period"]
+    lines = [
+        f"Support insights {period['since']} to {period['until']}, channel {period['channel']}",
+        "",
+        f"Conversations          {report['conversations']}",
+        "Messages               "
+        + ", ".join(f"{n} from {who}" for who, n in report["messages"].items()),
+        f"Contained by the bot   {report['contained']} ({percent(report['containment_rate'])})",
+        f"Handoffs               {report['handoffs']['total']}",
+    ]
+    lines += [f"  {reason:<21}{n}" for reason, n in report["handoffs"]["by_reason"].items()]
+    lines += [
+        f"First agent reply      {minutes(report['first_reply_wait'])}",
+        f"Resolution time        {minutes(report['resolution_time'])}",
+        f'"Don\'t know" answers   {report["dont_know_answers"]}',
+        "",
+        "Intents by volume",
+    ]
+    lines += [f"  {intent:<24}{n}" for intent, n in report["intents"].items()] or ["  (none)"]
+    lines += ["", "FAQ answers (answered / helped / did not help)"]
+    lines += [
+        f"  {row['faq_id']:<28}{row['answered']:>4} {row['helped']:>4} {row['did_not_help']:>4}"
+        for row in report["faq_answers"]
+    ] or ["  (none)"]
+    lines += ["", '"Did that help?" by intent (helped / did not help)']
+    lines += [
+        f"  {intent:<24}{c['helped']:>4} {c['did_not_help']:>4}"
+        for intent, c in report["feedback_by_intent"].items()
+    ] or ["  (none)"]
+    lines += ["", f"FAQ gaps ({report['gap_messages']} unanswered messages), largest first"]
+    for group in report["faq_gaps"]:
+        lines.append(f"  {group['size']:>3} x {group['question']}")
+        lines += [f"        - {example}" for example in group["examples"][1:]]
+    if not report["faq_gaps"]:
+        lines.append("  (none)")
+    return "\n".join(lines) + "\n"
+
+
+def as_csv(report: dict[str, Any]) -> str:
+    """One figure per row: section, name, value (and a detail where there is one)."""
+    out = io.StringIO()
+    rows = csv.writer(out)
+    rows.writerow(["section", "name", "value", "detail"])
+    period = report["period"]
+    rows.writerow(["period", "since", period["since"], ""])
+    rows.writerow(["period", "until", period["until"], ""])
+    rows.writerow(["period", "channel", period["channel"], ""])
+    rows.writerow(["volume", "conversations", report["conversations"], ""])
+    for who, n in report["messages"].items():
+        rows.writerow(["volume", f"messages_{who}", n, ""])
+    rows.writerow(["containment", "contained", report["contained"], ""])
+    rows.writerow(["containment", "rate", report["containment_rate"], ""])
+    rows.writerow(["handoffs", "total", report["handoffs"]["total"], ""])
+    for reason, n in report["handoffs"]["by_reason"].items():
+        rows.writerow(["handoffs", reason, n, ""])
+    for name in ("first_reply_wait", "resolution_time"):
+        figure = report[name]
+        rows.writerow(["tickets", f"{name}_median_minutes", figure["median_minutes"], ""])
+    rows.writerow(["faq", "dont_know_answers", report["dont_know_answers"], ""])
+    for intent, n in report["intents"].items():
+        rows.writerow(["intents", intent, n, ""])
+    for row in report["faq_answers"]:
+        detail = f"helped {row['helped']}, did not help {row['did_not_help']}"
+        rows.writerow(["faq_answers", row["faq_id"], row["answered"], detail])
+    for intent, c in report["feedback_by_intent"].items():
+        rows.writerow(
+            ["feedback_by_intent", intent, c["helped"], f"did not help {c['did_not_help']}"]
+        )
+    for day in report["daily"]:
+        detail = f"contained {day.get('contained', 0)}, handed off {day.get('handed_off', 0)}"
+        rows.writerow(["daily", day["date"], day["conversations"], detail])
+    for group in report["faq_gaps"]:
+        rows.writerow(["faq_gaps", group["question"], group["size"], " | ".join(group["examples"])])
+    return out.getvalue()

@@ -1,0 +1,164 @@
+"""The insights report over a store seeded with known conversations: exact figures, the
+FAQ-gap groups, and `bot report` in its three formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot import cli
+from bot.faq.gaps import group_gaps
+from bot.report import Period, build_report, parse_since
+from tests.report_seed import NOW, seed_report_store
+
+WEEK = Period(NOW - timedelta(days=7), NOW)
+
+
+@pytest.fixture
+def seeded(store):
+    seed_report_store(store)
+    return store
+
+
+def test_the_figures_are_exact(seeded):
+    report = build_report(WEEK, seeded)
+    assert report["conversations"] == 7  # the empty one and the old one do not count
+    assert report["messages"] == {"shopper": 13, "bot": 13, "agent": 3}
+    assert report["contained"] == 3 and report["containment_rate"] == 0.429
+    assert report["handoffs"] == {
+        "total": 4,
+        "by_reason": {"shopper_request": 2, "bot_failed": 1, "complaint": 1},
+    }
+    assert report["first_reply_wait"] == {"median_minutes": 4.0, "tickets": 3}
+    assert report["resolution_time"] == {"median_minutes": 15.0, "tickets": 2}
+    assert report["intents"] == {
+        "faq": 4,
+        "affirm": 2,
+        "human_handoff": 2,
+        "out_of_scope": 2,
+        "order_status": 1,
+        "deny": 1,
+        "complaint": 1,
+    }
+    assert report["faq_answers"] == [
+        {"faq_id": "international-shipping", "answered": 1, "helped": 1, "did_not_help": 0},
+        {"faq_id": "refund-times", "answered": 1, "helped": 0, "did_not_help": 1},
+    ]
+    assert report["feedback_by_intent"] == {"faq": {"helped": 1, "did_not_help": 1}}
+    assert report["dont_know_answers"] == 3
+    assert [d["date"] for d in report["daily"]] == [f"2026-11-{n}" for n in range(13, 21)]
+    assert [d for d in report["daily"] if d["conversations"]] == [
+        {"date": "2026-11-18", "conversations": 3, "contained": 2, "handed_off": 1},
+        {"date": "2026-11-20", "conversations": 4, "contained": 1, "handed_off": 3},
+    ]
+
+
+def test_gaps_group_paraphrases_and_keep_other_questions_apart(seeded):
+    report = build_report(WEEK, seeded)
+    assert report["gap_messages"] == 5
+    groups = {frozenset(g["examples"]): g["size"] for g in report["faq_gaps"]}
+    assert groups == {
+        frozenset(["can you repair my torn jacket?", "do you fix broken zippers on coats?"]): 2,
+        frozenset(["can I rent a tent for the weekend?", "do you hire out camping gear?"]): 2,
+        frozenset(["this is ridiculous, my parcel is a week late"]): 1,
+    }
+    assert report["faq_gaps"][-1]["size"] == 1  # largest first
+    assert all(g["answered_now_by"] is None for g in report["faq_gaps"])
+
+
+PARAPHRASES = {
+    "repair": [
+        "can you repair my torn jacket?",
+        "do you fix broken zippers on coats?",
+        "is there a repair service for damaged gear?",
+    ],
+    "rent": [
+        "can I rent a tent for the weekend?",
+        "do you hire out camping gear?",
+        "is equipment rental available?",
+    ],
+    "embroider": ["can you embroider my name on a backpack?", "do you do custom embroidery?"],
+    "giftwrap": [
+        "Do you offer gift wrapping?",
+        "can you gift wrap my order",
+        "is gift wrap available?",
+    ],
+    "student": [
+        "Is there a student discount?",
+        "do students get money off",
+        "any discount for students?",
+    ],
+    "store": [
+        "Do you have a physical shop I can visit?",
+        "where is your store located",
+        "can I buy in person at a shop?",
+    ],
+    "giftcard": ["Do you sell gift cards?", "can I buy a gift voucher?"],
+    "bitcoin": ["Can I pay with bitcoin?", "do you accept crypto?"],
+    "late": [
+        "this is ridiculous, my parcel is a week late",
+        "my package still hasn't come after 10 days",
+    ],
+    "vegan": ["Are your products vegan?"],
+    "dog": ["do you sell dog harnesses?"],
+    "loyalty": ["do you have a loyalty program?", "can I earn points when I shop?"],
+}
+
+
+def test_gap_clustering_keeps_questions_apart_and_finds_most_paraphrases():
+    topic = {text: name for name, texts in PARAPHRASES.items() for text in texts}
+    groups = group_gaps(list(topic))
+    together = {frozenset((a, b)) for g in groups for a in g.examples for b in g.examples if a < b}
+    truly = {frozenset((a, b)) for a in topic for b in topic if a < b and topic[a] == topic[b]}
+    assert together <= truly  # nothing unrelated in one group ("gift cards" / "gift wrap")
+    assert len(together & truly) / len(truly) >= 0.8
+    assert {len(g.examples) for g in groups} <= {1, 2, 3}
+
+
+def test_a_channel_and_a_shorter_period(seeded):
+    telegram = build_report(Period(WEEK.since, WEEK.until, "telegram"), seeded, gaps=False)
+    assert telegram["conversations"] == 1 and telegram["handoffs"]["total"] == 1
+    assert telegram["containment_rate"] == 0.0
+    today = build_report(Period(NOW - timedelta(days=1), NOW), seeded, gaps=False)
+    assert today["conversations"] == 4 and today["contained"] == 1
+    empty = build_report(Period(NOW - timedelta(days=400), NOW - timedelta(days=300)), seeded)
+    assert empty["conversations"] == 0 and empty["containment_rate"] is None
+    assert empty["first_reply_wait"] == {"median_minutes": None, "tickets": 0}
+
+
+def test_since_takes_durations_and_dates():
+    assert parse_since("7d", NOW) == NOW - timedelta(days=7)
+    assert parse_since("24h", NOW) == NOW - timedelta(hours=24)
+    assert parse_since("2w", NOW) == NOW - timedelta(weeks=2)
+    assert parse_since("2026-11-01", NOW).isoformat() == "2026-11-01T00:00:00"
+    with pytest.raises(ValueError, match="7d, 24h"):
+        parse_since("last tuesday", NOW)
+
+
+def test_bot_report_prints_the_same_numbers_as_text_json_and_csv(seeded, capsys):
+    period = ["--since", "2026-11-13T12:00:00", "--until", "2026-11-20T12:00:00"]
+    assert cli.main(["report", *period, "--format", "json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert as_json == build_report(WEEK, seeded)
+
+    assert cli.main(["report", *period, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    figures = {(r["section"], r["name"]): r["value"] for r in rows}
+    assert figures[("volume", "conversations")] == "7"
+    assert figures[("containment", "rate")] == "0.429"
+    assert figures[("handoffs", "bot_failed")] == "1"
+    assert figures[("tickets", "first_reply_wait_median_minutes")] == "4.0"
+    assert figures[("faq_answers", "refund-times")] == "1"
+
+    assert cli.main(["report", *period]) == 0
+    text = capsys.readouterr().out
+    assert "Conversations          7" in text and "(42.9%)" in text
+    assert "shopper_request      2" in text
+    assert "2 x " in text and "zippers" in text
+
+    assert cli.main(["report", "--since", "yesterday-ish"]) == 2
+    assert "--since takes" in capsys.readouterr().err
