@@ -4,8 +4,11 @@ source (`bot.orders`), and say what happened (`bot.replies`)."""
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,9 +60,21 @@ def verified_order(tracker: Tracker) -> OrderInfo | None:
     return get_order_source().get_order(number)
 
 
+def time_budget() -> float:
+    """Seconds an action may take (`ACTION_TIME_BUDGET_SECONDS`, 8 by default): a slow order
+    source or database must not leave the shopper waiting for Rasa's 5-minute timeout."""
+    return float(os.environ.get("ACTION_TIME_BUDGET_SECONDS", "8"))
+
+
+# Actions run here, so one that is given up on does not hold the action server's event loop.
+ACTION_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="action")
+
+
 class ShopAction(Action, abc.ABC):
-    """An action that cannot leave the shopper hanging: if it fails, the shopper gets an
-    apology and a person (ticket reason "action_error") instead of silence."""
+    """An action that cannot leave the shopper hanging: if it fails or runs past its time
+    budget, the shopper gets an apology and a person (ticket reason "action_error")."""
+
+    uses_faq = False
 
     @abc.abstractmethod
     def act(
@@ -67,16 +82,29 @@ class ShopAction(Action, abc.ABC):
     ) -> list[EventType]:
         """What the action does; `run` guards it."""
 
-    def run(
+    async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        # In a thread, so a slow call can be given up on (and the action server's event loop
+        # keeps serving other conversations meanwhile); its own dispatcher, so a late
+        # finish cannot add to what was already sent.
+        attempt = CollectingDispatcher()
+        if self.uses_faq:  # loading the FAQ model once is not the action being slow
+            await asyncio.to_thread(faq.warm_up)
         try:
-            return self.act(dispatcher, tracker, domain)
-        except Exception:
-            logger.exception("action %s failed", self.name())
-            dispatcher.messages.clear()
+            work = asyncio.get_running_loop().run_in_executor(
+                ACTION_THREADS, self.act, attempt, tracker, domain
+            )
+            events = await asyncio.wait_for(work, time_budget())
+        except Exception as error:
+            if isinstance(error, TimeoutError):
+                logger.error("action %s ran past %.0f s", self.name(), time_budget())
+            else:
+                logger.exception("action %s failed", self.name())
             dispatcher.utter_message(text="Sorry, something went wrong on my side.")
             return [SlotSet("pending_action", None), *hand_off(dispatcher, tracker, "action_error")]
+        dispatcher.messages.extend(attempt.messages)
+        return events
 
 
 class ValidateVerifyOrderForm(FormValidationAction):
@@ -367,6 +395,8 @@ class ActionFaqAnswer(ShopAction):
     """A store question, or a message the NLU was unsure about: answer from the FAQ, offer
     the closest entries, or say honestly that the assistant doesn't know."""
 
+    uses_faq = True
+
     def name(self) -> str:
         return "action_faq_answer"
 
@@ -386,6 +416,8 @@ class ActionFaqAnswer(ShopAction):
 
 class ActionFaqChoice(ShopAction):
     """The shopper picked one of the suggested FAQ entries."""
+
+    uses_faq = True
 
     def name(self) -> str:
         return "action_faq_choice"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -19,6 +20,7 @@ from actions.actions import (
     ValidateVerifyOrderForm,
 )
 from bot import conversations, replies
+from bot.orders import get_order_source
 from bot.policy import load_policy
 from bot.store.db import session_scope
 from bot.store.models import Order, Ticket, VerificationFailure
@@ -147,6 +149,21 @@ def test_a_success_does_not_reset_the_count_of_guesses(store):
     verify(convo, "10423", "guess2@example.com")
     verify(convo, "10423")  # would be right, but three guesses lock it
     assert convo.slots["verified_orders"] == ["10402"]
+
+
+def test_an_action_past_its_time_budget_apologises_and_hands_off(store, monkeypatch):
+    monkeypatch.setenv("ORDER_SOURCE", "tests.fakes.slow_orders:SlowOrderSource")
+    monkeypatch.setenv("SLOW_ORDERS_SECONDS", "3")
+    monkeypatch.setenv("ACTION_TIME_BUDGET_SECONDS", "0.5")
+    get_order_source.cache_clear()
+    convo = Conversation("slow-order-source")
+    convo.slots |= {"order_id": "10423", "verified_orders": ["10423"], "order_topic": "refund"}
+    started = time.monotonic()
+    convo.run(ActionAnswerOrderTopic())
+    assert time.monotonic() - started < 2.5  # not the order source's 3 s
+    assert "something went wrong on my side" in convo.said and "reference H-" in convo.said
+    assert handoff_signal(convo)["reason"] == "action_error"
+    assert "#10423" not in convo.said  # nothing from the late answer
 
 
 def test_a_verified_order_stays_verified():

@@ -15,6 +15,7 @@ from sklearn.cluster import AgglomerativeClustering
 
 from bot.faq.decide import faq_model
 from bot.faq.encoders import get_encoder
+from bot.faq.index import ENCODER_LOCK
 
 # Chosen with the default model on tests/test_report.py's PARAPHRASES (12 questions, 28
 # phrasings): pairs put together 1.00 right, 0.85 of the true pairs found, 10 of 12 groups
@@ -35,7 +36,8 @@ def group_gaps(texts: list[str], model: str | None = None) -> list[GapGroup]:
     texts = [t for t in (" ".join(t.split()) for t in texts) if t]
     if not texts:
         return []
-    vectors = get_encoder(model or faq_model()).encode(texts, "query")
+    with ENCODER_LOCK:
+        vectors = get_encoder(model or faq_model()).encode(texts, "query")
     if len(texts) == 1:
         labels = np.zeros(1, dtype=int)
     else:

@@ -63,8 +63,11 @@ class FaqIndex:
         """The k best entries for the query, each scored by its closest phrasing."""
         if not self.entries or not query.strip():
             return []
-        vector = self.encoder.encode([query], "query")
-        scores, ids = self.index.search(vector, min(len(self.rows), k * 8))
+        # One search at a time: the actions run in threads, and the encoders' buffers are not
+        # known to be thread-safe (one BLAS thread each, so nothing is lost on 2 cores).
+        with ENCODER_LOCK:
+            vector = self.encoder.encode([query], "query")
+            scores, ids = self.index.search(vector, min(len(self.rows), k * 8))
         best: dict[int, Match] = {}
         for score, row in zip(scores[0], ids[0], strict=True):
             if row < 0:
@@ -94,6 +97,7 @@ def build_index(entries: list[FaqEntry], encoder: Encoder):
 
 
 _lock = threading.Lock()
+ENCODER_LOCK = threading.Lock()
 _loaded: dict[tuple[str, str], tuple[tuple, FaqIndex]] = {}
 
 

@@ -67,6 +67,9 @@ class Gateway:
         self.hub = Hub()
         self.deliverers: dict[str, Deliverer] = {}
         self.message_limit = RateLimiter.from_env("RATE_LIMIT_MESSAGES_PER_MINUTE", 20)
+        # Web shoppers are anonymous, so each conversation is its own sender for the message
+        # limit; this one, per client address, stops starting conversation after conversation.
+        self.conversation_limit = RateLimiter.from_env("RATE_LIMIT_CONVERSATIONS_PER_MINUTE", 10)
         # Seconds between retries of a send that failed (Telegram or WhatsApp down).
         self.retry_delays = [
             float(d) for d in os.environ.get("DELIVERY_RETRY_DELAYS", "2,10,30,120").split(",")

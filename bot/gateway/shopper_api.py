@@ -10,7 +10,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot import conversations
-from bot.gateway.limits import RateLimiter
 from bot.gateway.relay import Gateway
 
 MAX_TEXT_CHARS = 4000
@@ -58,16 +57,12 @@ def error(message: str, status: int) -> JSONResponse:
 POLLED_CHANNELS = ("api", "web")
 
 
-# Web shoppers are anonymous, so each conversation is its own sender for the message limit;
-# this limit per client address stops someone starting conversation after conversation.
-conversation_limit = RateLimiter.from_env("RATE_LIMIT_CONVERSATIONS_PER_MINUTE", 10)
-
-
 async def start_conversation(request: Request) -> JSONResponse:
     """`{"channel": "web"}` from the widget; plain API clients may send no body."""
+    limit = gateway_of(request).conversation_limit
     client = request.client.host if request.client else "unknown"
-    if not conversation_limit.allow(client):
-        wait = int(conversation_limit.retry_after(client)) + 1
+    if not limit.allow(client):
+        wait = int(limit.retry_after(client)) + 1
         response = error("too many new conversations; please wait a minute", 429)
         response.headers["Retry-After"] = str(wait)
         return response
