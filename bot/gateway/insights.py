@@ -11,13 +11,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot import tickets
-from bot.faq.added import add_entry
-from bot.faq.entries import FaqError
 from bot.gateway import charts
 from bot.gateway.console import form_fields, gateway_of, templates
 from bot.gateway.security import current_staff, staff_only, wants_json
-from bot.report import Period, build_report, parse_since
 from bot.store.seed import utcnow
+
+# bot.report and bot.faq are imported when the page is first used: they bring numpy,
+# scikit-learn and faiss (and the FAQ model, once loaded), which a gateway whose staff never
+# open Insights does not need in memory.
 
 PERIODS = {
     "24h": "Last 24 hours",
@@ -30,6 +31,8 @@ CHANNELS = ("web", "api", "telegram", "whatsapp")
 
 @staff_only
 async def insights_page(request: Request) -> Response:
+    from bot.report import Period, build_report, parse_since
+
     since = request.query_params.get("since", "7d")
     since = since if since in PERIODS else "7d"
     channel = request.query_params.get("channel") or None
@@ -68,6 +71,9 @@ async def insights_page(request: Request) -> Response:
 async def add_faq_entry(request: Request) -> Response:
     """A new FAQ entry from a gap group: the question and its other phrasings from the group,
     the answer from the staff member. Answered by the assistant at once."""
+    from bot.faq.added import add_entry
+    from bot.faq.entries import FaqError
+
     fields = await form_fields(request)
     alternatives = fields.get("alternatives") or ""
     if isinstance(alternatives, str):
