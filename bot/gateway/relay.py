@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from weakref import WeakValueDictionary
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from bot import conversations, replies, tickets
 from bot.conversations import Said
@@ -124,7 +125,12 @@ class Gateway:
             if intent := await self.rasa.latest_intent(cid):
                 notes["intent"] = intent["name"]
                 notes["confidence"] = intent["confidence"]
-            conversations.annotate(shopper.id, notes, self.engine)
+            try:
+                conversations.annotate(shopper.id, notes, self.engine)
+            except OperationalError as error:  # the reply is out; only the report loses
+                logger.warning(
+                    "%s: turn notes not stored: %s", conversations.log_ref(cid), error.orig
+                )
             return said
 
     async def receive_unsupported(self, conversation: Conversation, kind: str) -> list[Said]:
