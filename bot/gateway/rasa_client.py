@@ -35,20 +35,6 @@ class RasaClient:
         answer = await self._post(f"/conversations/{sender}/trigger_intent", {"name": intent})
         return answer.get("messages", [])
 
-    async def latest_intent(self, sender: str) -> dict[str, Any] | None:
-        """The intent Rasa read in the conversation's last message ({name, confidence})."""
-        try:
-            response = await self.http.get(
-                f"/conversations/{sender}/tracker", params={"include_events": "NONE"}
-            )
-            response.raise_for_status()
-            intent = (response.json().get("latest_message") or {}).get("intent") or {}
-        except (httpx.HTTPError, ValueError):
-            return None
-        if not intent.get("name"):
-            return None
-        return {"name": intent["name"], "confidence": round(float(intent["confidence"]), 3)}
-
     async def parse(self, text: str) -> dict[str, Any]:
         """Rasa's NLU reading of a text, without touching any conversation."""
         return await self._post("/model/parse", {"text": text})

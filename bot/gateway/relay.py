@@ -41,13 +41,19 @@ TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and
 
 
 def turn_notes(answer: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the bot's turn did, from the custom messages the actions send and nobody sees:
-    an FAQ answer, a "don't know", feedback on an answer, a handoff and its reason."""
+    """What the turn was, from the custom messages nobody sees: what the NLU read (added by
+    Rasa's channel, rasa_components/annotated_rest.py), and from the actions an FAQ answer, a
+    "don't know", feedback on an answer, a handoff and its reason."""
     notes: dict[str, Any] = {}
     for message in answer:
         custom = message.get("custom")
         if not isinstance(custom, dict):
             continue
+        if isinstance(custom.get("nlu"), dict):
+            nlu = custom["nlu"]
+            notes["intent"] = nlu.get("intent")
+            if isinstance(nlu.get("confidence"), int | float):
+                notes["confidence"] = round(float(nlu["confidence"]), 3)
         if isinstance(custom.get("outcome"), dict):
             notes.update(custom["outcome"])
         if isinstance(custom.get("handoff"), dict):
@@ -122,9 +128,6 @@ class Gateway:
                 # Rasa answered nothing: an action failed before it could say anything.
                 said = await self._hand_off_silent_bot(current)
                 notes["handoff"] = "action_error"
-            if intent := await self.rasa.latest_intent(cid):
-                notes["intent"] = intent["name"]
-                notes["confidence"] = intent["confidence"]
             try:
                 conversations.annotate(shopper.id, notes, self.engine)
             except OperationalError as error:  # the reply is out; only the report loses
