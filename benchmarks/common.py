@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack
+
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+
+
+def write_results(name: str, results: dict, model: Path | None = None) -> Path:
+    """benchmarks/results/<name>.json, stamped with the model, time and machine."""
+    stamp = {
+        **({"model": model.name} if model else {}),
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{os.cpu_count()} cores",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({**results, **stamp}, indent=2, ensure_ascii=False) + "\n")
+    return path
 
 
 def trained_model() -> Path | None:

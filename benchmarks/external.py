@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.common import fresh_work_dir, print_table, trained_model
+from benchmarks.common import RESULTS, fresh_work_dir, print_table, trained_model, write_results
 from bot.explain import FALLBACK, FAQ_ROUTED, explanation, faq_part, route, top_intent
 from bot.faq.service import store_question_kind
 from bot.gateway.rasa_client import RasaClient
@@ -25,7 +25,6 @@ from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
 
 EVAL = Path(os.environ.get("EVAL_DIR") or PROJECT_ROOT.parent / "shared" / "eval")
-RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 
 # Bitext label -> our intent. Everything not listed is a store question for the FAQ.
 BITEXT_TO_OURS = {
@@ -401,12 +400,9 @@ def main() -> int:
         print(f"no evaluation data in {EVAL} (set EVAL_DIR)", file=sys.stderr)
         return 2
     work = fresh_work_dir("bench-external")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    report = run(model, work) | {
-        "model": model.name,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    (RESULTS / "external.json").write_text(json.dumps(report, indent=2) + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)  # the plots go there first
+    report = run(model, work)
+    written = write_results("external", report, model)
     nlu, faq_q, ood = report["bitext_mapped"], report["bitext_faq_questions"], report["clinc_ood"]
     rows = [
         (
@@ -429,7 +425,7 @@ def main() -> int:
         ("CLINC small talk (ours): accuracy", f"{report['clinc_small_talk']['accuracy']:.3f}"),
     ]
     print_table(rows)
-    print(f"written: {RESULTS / 'external.json'}, errors in {work / 'errors.json'}")
+    print(f"written: {written}, errors in {work / 'errors.json'}")
     return 0
 
 

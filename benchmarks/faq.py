@@ -13,13 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.common import write_results
 from bot.faq.decide import THRESHOLDS, faq_model
 from bot.faq.evaluate import evaluate, read_queries
 from bot.faq.index import FaqIndex
 from bot.settings import PROJECT_ROOT
 
 SETS = Path(__file__).parent / "faq"
-RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 WORK = PROJECT_ROOT / "var" / "bench-faq"
 TOPICS = [
     "shipping",
@@ -120,9 +120,7 @@ def main() -> int:
         text=True,
     )
     results["index_10k"] = json.loads(large.stdout.strip().splitlines()[-1])
-    results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "faq.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = write_results("faq", results)
 
     header = (
         f"{'model':<17}{'EN hit@1':>9}{'MRR':>7}{'other hit@1':>12}{'MRR':>7}"
@@ -145,7 +143,7 @@ def main() -> int:
         f"peak memory {big['peak_rss_mb']} MB, index {big['index_mb']} MB, "
         f"query {big['query_ms']} ms"
     )
-    print(f"written: {RESULTS / 'faq.json'}")
+    print(f"written: {written}")
     return 0
 
 

@@ -19,12 +19,11 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import print_table
+from benchmarks.common import print_table, trained_model, write_results
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
 from bot.stack import RASA_BIN, Stack, free_port
 
-RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 NLU_FILES = sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml"))
 RULE_FILES = [PROJECT_ROOT / "data" / "rules.yml", PROJECT_ROOT / "data" / "stories.yml"]
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
@@ -166,11 +165,9 @@ def rest_latency(model: Path, work: Path, messages: int = 200) -> dict:
 
 
 def main() -> int:
-    model = Path(os.environ.get("SA_MODEL", ""))
-    if not model.is_file():
-        print("SA_MODEL must name a trained model (run `make bench`)", file=sys.stderr)
+    model = trained_model()
+    if model is None:
         return 2
-    RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict = defaultdict(dict)
     work = PROJECT_ROOT / "var" / "bench"  # kept for inspection (nlu-results/intent_errors.json)
     shutil.rmtree(work, ignore_errors=True)
@@ -181,10 +178,7 @@ def main() -> int:
     results["training"] = training_times(work)
     print("REST latency: 200 messages...", flush=True)
     results["rest_latency"] = rest_latency(model, work)
-    results["model"] = model.name
-    results["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    results["machine"] = f"{os.cpu_count()} cores"
-    (RESULTS / "foundation.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = write_results("foundation", results, model)
 
     nlu, train, rest = results["nlu_held_out"], results["training"], results["rest_latency"]
     rows = [
@@ -198,7 +192,7 @@ def main() -> int:
         ("REST latency p50 / p95", f"{rest['p50_ms']} / {rest['p95_ms']} ms"),
     ]
     print_table(rows)
-    print(f"written: {RESULTS / 'foundation.json'}")
+    print(f"written: {written}")
     return 0
 
 

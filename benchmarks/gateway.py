@@ -6,8 +6,6 @@ Run with `make bench`; prints a table and writes benchmarks/results/gateway.json
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -15,8 +13,8 @@ from pathlib import Path
 import httpx
 import yaml
 
-from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, trained_model
-from benchmarks.foundation import RESULTS, conversation_script
+from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, trained_model, write_results
+from benchmarks.foundation import conversation_script
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
@@ -72,14 +70,8 @@ def main() -> int:
         return 2
     work = fresh_work_dir("bench-gateway")
     print(f"Gateway overhead: {MESSAGES} messages each way...", flush=True)
-    results = {
-        **measure(model, work),
-        "model": model.name,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores",
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "gateway.json").write_text(json.dumps(results, indent=2) + "\n")
+    results = measure(model, work)
+    written = write_results("gateway", results, model)
     rows = [(name, results[name]) for name in ("gateway", "rasa_rest")]
     rows.append(
         ("overhead", {"p50_ms": results["overhead_p50_ms"], "p95_ms": results["overhead_p95_ms"]})
@@ -89,7 +81,7 @@ def main() -> int:
             f"{k[:3]} {r[k]:>6} ms" for k in ("p50_ms", "p95_ms", "p99_ms") if k in r
         )
         print(f"{name:<10} {figures}")
-    print(f"written: {RESULTS / 'gateway.json'}")
+    print(f"written: {written}")
     return 0
 
 

@@ -9,16 +9,19 @@ process once the load is over.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sys
 import time
 
 import httpx
 import yaml
 
-from benchmarks.common import NO_RATE_LIMITS, fresh_work_dir, memory_mb, trained_model
-from benchmarks.foundation import RESULTS
+from benchmarks.common import (
+    NO_RATE_LIMITS,
+    fresh_work_dir,
+    memory_mb,
+    trained_model,
+    write_results,
+)
 from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
@@ -127,12 +130,8 @@ def main() -> int:
             "messages_per_phase": MESSAGES_PER_PHASE,
             "seconds_per_phase": SECONDS_PER_PHASE,
         },
-        "model": model.name,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = write_results("load", results, model)
     header = f"{'target':<10} {'shoppers':>8} {'msg/s':>7} {'errors':>6}"
     print(f"{header}   canned p50/p95/p99 ms   faq p50/p95/p99 ms")
     for p in phases:
@@ -144,7 +143,7 @@ def main() -> int:
             f"{faq.get('p50_ms')}/{faq.get('p95_ms')}/{faq.get('p99_ms')}"
         )
     print("peak memory (MB):", ", ".join(f"{k} {v}" for k, v in memory.items()))
-    print(f"written: {RESULTS / 'load.json'}")
+    print(f"written: {written}")
     return 0
 
 

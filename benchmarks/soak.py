@@ -14,7 +14,6 @@ writes benchmarks/results/soak.json, and exits 1 if the audit fails.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import sys
@@ -30,8 +29,8 @@ from benchmarks.common import (
     memory_mb,
     print_table,
     trained_model,
+    write_results,
 )
-from benchmarks.foundation import RESULTS
 from benchmarks.load import orders
 from benchmarks.stats import latency_summary
 from bot import staff
@@ -222,12 +221,8 @@ def main() -> int:
         "processes_alive": alive,
         "passed": passed,
         "shoppers": SHOPPERS,
-        "model": model.name,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{os.cpu_count()} cores",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    written = write_results("soak", results, model)
     latency = results["latency"] or {}
     print_table(
         [
@@ -259,7 +254,7 @@ def main() -> int:
             ("audit", "passed" if passed else "FAILED"),
         ]
     )
-    print(f"written: {RESULTS / 'soak.json'}")
+    print(f"written: {written}")
     return 0 if passed else 1
 
 

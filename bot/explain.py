@@ -10,22 +10,7 @@ from typing import Any
 
 from bot.faq import service as faq
 from bot.gateway.rasa_client import RasaClient
-
-ORDER_INTENTS = frozenset(
-    {
-        "order_status",
-        "shipping_eta",
-        "return_item",
-        "refund",
-        "cancel_order",
-        "change_shipping_address",
-        "inform",
-    }
-)
-SMALL_TALK = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "bot_challenge"})
-# The rules send these to the FAQ (action_faq_answer).
-FAQ_ROUTED = frozenset({"faq", "out_of_scope", "nlu_fallback"})
-FALLBACK = "nlu_fallback"
+from bot.intents import FALLBACK, FAQ_ROUTED
 
 
 def top_intent(parse: dict[str, Any]) -> tuple[str, float]:

@@ -21,30 +21,13 @@ from sqlalchemy import Engine, select
 
 from bot.faq.gaps import group_gaps
 from bot.faq.service import search as faq_search
+from bot.intents import ORDER_TOPICS, SMALL_TALK
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Message, Ticket
 from bot.store.seed import utcnow
 
 # Messages that steer the conversation rather than ask something an FAQ entry could answer.
-NOT_QUESTIONS = {
-    "human_handoff",
-    "affirm",
-    "deny",
-    "greet",
-    "goodbye",
-    "thank",
-    "inform",
-    "faq_choice",
-    "bot_challenge",
-}
-ORDER_INTENTS = {
-    "order_status",
-    "shipping_eta",
-    "return_item",
-    "refund",
-    "cancel_order",
-    "change_shipping_address",
-}
+NOT_QUESTIONS = SMALL_TALK | {"human_handoff", "inform", "faq_choice"}
 SINCE_RE = re.compile(r"^(\d+)([hdw])$")
 
 
@@ -112,7 +95,7 @@ def unanswered(notes: dict[str, Any]) -> bool:
     return (
         notes.get("outcome") != "faq_answer"
         and intent not in NOT_QUESTIONS
-        and intent not in ORDER_INTENTS
+        and intent not in ORDER_TOPICS
     )
 
 
