@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 
 from bot import conversations
 from bot.store.db import get_engine, session_scope
@@ -32,8 +32,16 @@ def sender_of(conversation_id: str, engine: Engine | None = None) -> str:
 
 
 def record_failure(sender: str, engine: Engine | None = None) -> None:
+    """Note a failure, and forget this sender's failures that no longer count."""
+    now = utcnow()
     with session_scope(engine or get_engine()) as session:
-        session.add(VerificationFailure(sender_key=sender, failed_at=utcnow()))
+        session.execute(
+            delete(VerificationFailure).where(
+                VerificationFailure.sender_key == sender,
+                VerificationFailure.failed_at <= now - lock_window(),
+            )
+        )
+        session.add(VerificationFailure(sender_key=sender, failed_at=now))
 
 
 def recent_failures(sender: str, engine: Engine | None = None, now: datetime | None = None) -> int:
