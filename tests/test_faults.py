@@ -1,5 +1,6 @@
 """Parts failing for real while a shopper talks through the gateway: the running stack's
-action server and Rasa server are stopped and started again, the store database is locked."""
+action server and Rasa server are stopped and started again, the store database is locked,
+and a PostgreSQL store is stopped and started."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from bot.gateway.relay import STORE_DOWN, UNAVAILABLE
 from bot.store.db import get_engine
 from tests.conftest import Shopper, gateway_with, seed_order, ticket_of
+from tests.postgres_server import PostgresServer
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +76,29 @@ def test_a_locked_database_gets_a_clear_answer_and_nothing_half_written(stack):
         said = [(m["sender"], m["text"]) for m in shopper.receives(wait=0)]
         assert said.count(("shopper", "talk to a human")) == 1  # the refused one is not there
         assert ticket_of(get_engine(stack.db_url), shopper.id).reason == "shopper_request"
+
+
+def test_the_store_database_stopped_and_started_again(stack):
+    """PostgreSQL goes away under a running gateway: clear 503s and a degraded health check,
+    no crash, and the same conversation carries on once the database is back."""
+    database = PostgresServer()
+    try:
+        with gateway_with(stack, {"STORE_DATABASE_URL": database.url}) as gateway:
+            shopper = Shopper(gateway)
+            assert "Northwind" in shopper.says("hi")
+            database.stop()
+            refused = shopper.http.post(
+                f"/api/conversations/{shopper.id}/messages", json={"text": "still there?"}
+            )
+            assert refused.status_code == 503 and refused.json() == {"error": STORE_DOWN}
+            health = shopper.http.get("/health")
+            assert health.status_code == 503 and health.json()["database"] == "unreachable"
+            assert gateway.processes["gateway"].poll() is None
+            database.start()
+            assert shopper.http.get("/health").json()["database"] == "ok"
+            assert "Northwind" in shopper.says("hello again")
+            said = [(m["sender"], m["text"]) for m in shopper.receives(wait=0)]
+            shopper_said = [text for sender, text in said if sender == "shopper"]
+            assert shopper_said == ["hi", "hello again"]
+    finally:
+        database.stop(check=False)
