@@ -5,6 +5,7 @@ turns an FAQ gap into an FAQ entry the assistant answers at once."""
 from __future__ import annotations
 
 import shutil
+from datetime import timedelta
 
 import pytest
 
@@ -82,8 +83,21 @@ def test_insights_need_a_login_and_the_csrf_token(insights_gateway):
     assert http.get("/console/insights").status_code == 303
     assert http.get("/console/insights", headers={"accept": "application/json"}).status_code == 401
     http.post("/console/login", data={"username": "insights-agent", "password": PASSWORD})
-    report = http.get("/console/insights", headers={"accept": "application/json"}).json()
+    as_json = {"accept": "application/json"}
+    report = http.get("/console/insights", headers=as_json).json()
     assert report["conversations"] == 7
+    # A date range: the three conversations of two days ago, whole days, any hour.
+    now = utcnow()
+    days = {
+        "from": str((now - timedelta(days=3)).date()),
+        "to": str((now - timedelta(days=2)).date()),
+    }
+    ranged = http.get("/console/insights", params=days, headers=as_json).json()
+    assert ranged["conversations"] == 3 and ranged["handoffs"]["total"] == 1
+    backwards = {"from": days["to"], "to": days["from"]}
+    assert http.get("/console/insights", params=backwards, headers=as_json).status_code == 400
+    bad = http.get("/console/insights", params={"from": "soon"}, headers=as_json)
+    assert bad.status_code == 400
     refused = http.post("/console/insights/faq", data={"question": "q?", "answer": "a"})
     assert refused.status_code == 403
     assert not (insights_gateway.faq / ADDED_FILE).exists()

@@ -3,6 +3,7 @@ charts, and FAQ gaps a staff member can turn into new FAQ entries."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -33,12 +34,25 @@ CHANNELS = ("web", "api", "telegram", "whatsapp")
 async def insights_page(request: Request) -> Response:
     from bot.report import Period, build_report, parse_since
 
-    since = request.query_params.get("since", "7d")
+    query = request.query_params
+    since = query.get("since", "7d")
     since = since if since in PERIODS else "7d"
-    channel = request.query_params.get("channel") or None
+    channel = query.get("channel") or None
     channel = channel if channel in CHANNELS else None
     now = utcnow()
-    period = Period(parse_since(since, now), now, channel)
+    start, end = parse_since(since, now), now
+    # Or dates: from the start of `from` to the end of `to` (either may be left out).
+    first, last = query.get("from", ""), query.get("to", "")
+    try:
+        if first:
+            start = parse_since(first, now)
+        if last:
+            end = min(parse_since(last, now) + timedelta(days=1), now)
+    except ValueError:
+        return JSONResponse({"error": "dates look like 2026-11-01"}, status_code=400)
+    if start >= end:
+        return JSONResponse({"error": "'from' must be before 'to'"}, status_code=400)
+    period = Period(start, end, channel)
     # Reading the tables and embedding the gap messages is blocking work: off the event loop.
     report = await run_in_threadpool(build_report, period, gateway_of(request).engine)
     if wants_json(request):
@@ -54,6 +68,8 @@ async def insights_page(request: Request) -> Response:
             "staff": current_staff(request),
             "report": report,
             "since": since,
+            "from": first,
+            "to": last,
             "channel": channel or "",
             "periods": PERIODS,
             "channels": CHANNELS,
