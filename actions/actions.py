@@ -157,8 +157,9 @@ class ValidateVerifyOrderForm(FormValidationAction):
                 "verified_orders": [*verified_orders(tracker), number],
                 "verify_failures": 0,
             }
-        record_failure(sender_of(tracker.sender_id))
-        count = failures(tracker)
+        sender = sender_of(tracker.sender_id)
+        record_failure(sender)
+        count = recent_failures(sender)
         if count < MAX_FAILURES:
             # The same words whether the number or the proof was wrong: no hint that an
             # order number exists.

@@ -84,12 +84,8 @@ def test_an_agent_reply_after_handoff_reaches_the_telegram_chat(telegram, stack)
     telegram.user_says(chat, "I want to talk to a human")
     assert "reference H-" in replies(telegram, chat, 1)[0]["text"]
     agent = new_agent(stack, telegram.gateway)  # the gateway that runs the Telegram channel
-    open_tickets = agent.http.get("/console", params={"queue": "open"}).json()["tickets"]
-    ticket = next(t for t in open_tickets if _channel(agent, t["id"]) == ("telegram", str(chat)))
-    assert (
-        agent.post(f"/console/tickets/{ticket['id']}/reply", text="Hello from Sam").status_code
-        == 200
-    )
+    ticket = open_ticket_of_chat(agent, chat)
+    assert agent.post(f"/console/tickets/{ticket}/reply", text="Hello from Sam").status_code == 200
     assert replies(telegram, chat, 2)[1]["text"].endswith("Hello from Sam")
 
 
@@ -98,11 +94,7 @@ def test_an_agent_reply_is_sent_again_while_telegram_fails(telegram, stack):
     telegram.user_says(chat, "I want to talk to a human")
     replies(telegram, chat, 1)
     agent = new_agent(stack, telegram.gateway)
-    ticket = next(
-        t["id"]
-        for t in agent.http.get("/console", params={"queue": "open"}).json()["tickets"]
-        if _channel(agent, t["id"]) == ("telegram", str(chat))
-    )
+    ticket = open_ticket_of_chat(agent, chat)
     telegram.failing_sends = 2  # the first try and the first retry fail
     assert agent.post(f"/console/tickets/{ticket}/reply", text="Still there?").status_code == 200
     assert replies(telegram, chat, 2)[1]["text"].endswith("Still there?")
@@ -116,6 +108,14 @@ def test_an_agent_reply_is_sent_again_while_telegram_fails(telegram, stack):
         what="the not-delivered note",
     )
     assert transcript == ["Not delivered on telegram: Hello?"]
+
+
+def open_ticket_of_chat(agent, chat: int) -> int:
+    """The id of the open ticket a Telegram chat's handoff created, from the console."""
+    open_tickets = agent.http.get("/console", params={"queue": "open"}).json()["tickets"]
+    return next(
+        t["id"] for t in open_tickets if _channel(agent, t["id"]) == ("telegram", str(chat))
+    )
 
 
 def _channel(agent, ticket_id: int) -> tuple[str, str]:

@@ -22,6 +22,7 @@ HEADER = (
 MAX_QUESTION = 300
 MAX_ANSWER = 2000
 _write_lock = threading.Lock()
+STOP_WORDS = {"do", "you", "your", "i", "a", "an", "the", "is", "are", "can", "my", "me", "to"}
 
 
 def slug(question: str, taken: set[str]) -> str:
@@ -33,9 +34,6 @@ def slug(question: str, taken: set[str]) -> str:
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
     return candidate
-
-
-STOP_WORDS = {"do", "you", "your", "i", "a", "an", "the", "is", "are", "can", "my", "me", "to"}
 
 
 def add_entry(
