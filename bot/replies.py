@@ -194,3 +194,95 @@ def handoff_notice(ticket_id: int, hours: SupportHours, now: datetime) -> str:
         f"Our team is away right now (we're there {hours.label}), so someone will reply right "
         "here in this chat when they're back. I'll stay quiet in the meantime."
     )
+
+
+# --- what the actions say besides order answers -------------------------------------------
+
+YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+CAPABILITIES = (
+    "I can check an order's status or delivery date, start a return, look up a refund, "
+    "cancel an order or change its delivery address"
+)
+SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side."
+NOT_AN_ORDER_NUMBER = (
+    "That doesn't look like an order number. It's the 5-digit number in your confirmation "
+    "email, like #10423."
+)
+NOT_A_PROOF = (
+    "Please send the email address you ordered with (like name@example.com) or the postcode "
+    "the order is going to (like 97205 or SW1A 2AA)."
+)
+# The same words whether the number or the proof was wrong: no hint that an order exists.
+PROOF_MISMATCH = (
+    "Sorry, that doesn't match our records for that order number. Let's try again with both."
+)
+VERIFICATION_STOPPED = "I couldn't verify that order, so for your security I've stopped trying."
+VERIFY_AGAIN = "I need to verify that order again first."
+ADDRESS_INCOMPLETE = (
+    "I need the full address in one message, including the house number and postcode, "
+    'like "12 Harbour Road, Leeds LS1 4AP, UK".'
+)
+NO_LONGER_RETURNABLE = "That order can no longer be returned."
+GREAT = "Great!"
+OK = "OK."
+GLAD_IT_HELPED = "Glad I could help!"
+SORRY_OFFER_PERSON = "Sorry about that. Would you like me to connect you with a person?"
+NO_PROBLEM = f"No problem. {CAPABILITIES}: just ask."
+UPSET_OFFER_PERSON = (
+    "I'm really sorry about this. I can hand you over to a person on our team right now. "
+    "Would you like that?"
+)
+DID_THAT_HELP = "Did that help?"
+DID_YOU_MEAN = "I'm not sure I understood. Did you mean one of these?"
+DONT_KNOW_EITHER = "I'm sorry, I don't know that one either."
+DONT_KNOW = (
+    f"Sorry, I don't know that one. {CAPABILITIES}, and answer questions about shipping, "
+    "returns, payment and your account. Could you put it another way, or shall I connect you "
+    "with a person?"
+)
+WELCOME_BACK = (
+    f"Hi again, it's the shop assistant. {CAPABILITIES}; just ask if there's anything else."
+)
+
+
+def cancel_offer(order: OrderInfo) -> str:
+    return f"Order #{order.number} hasn't shipped yet, so I can cancel it. Shall I cancel it now?"
+
+
+def address_change_offer(order: OrderInfo) -> str:
+    return (
+        f"Order #{order.number} is going to {order.ship_to} and hasn't shipped yet, so I can "
+        "change that."
+    )
+
+
+def address_change_confirm(order: OrderInfo, address: str) -> str:
+    return f'Just to confirm: send order #{order.number} to "{address}" instead of {order.ship_to}?'
+
+
+def left_as_is(number: str) -> str:
+    return f"OK, I've left order #{number} as it is."
+
+
+def cancelled(order: OrderInfo, policy: ShopPolicy) -> str:
+    text = f"Done: order #{order.number} is cancelled."
+    if not order.refunds:
+        return text + " You hadn't been charged, so there's nothing to refund."
+    refund = order.refunds[-1]
+    low, high = policy.refund_days
+    return text + (
+        f" We're refunding {money(refund.amount, refund.currency)} to your {refund.method}; "
+        f"it takes {low}-{high} business days to show on your statement."
+    )
+
+
+def address_changed(order: OrderInfo) -> str:
+    return f"Done: order #{order.number} will now go to {order.ship_to}."
+
+
+def return_opened(rma_number: str, deadline: date, policy: ShopPolicy) -> str:
+    return (
+        f"Your return is open: {rma_number}. We've emailed a prepaid label to the address on "
+        f"the order. Send the items by {day(deadline)}; we refund within "
+        f"{policy.refund_days[1]} business days of receiving them."
+    )

@@ -4,7 +4,7 @@ the conversations started in a period (UTC), optionally on one channel.
 
 A conversation counts once a shopper has said something in it; it is contained when it never
 got a handoff ticket. Intents, FAQ answers, "don't know"s and feedback are the notes the
-gateway keeps on each shopper message (bot/gateway/relay.py, turn_notes).
+gateway keeps on each shopper message (`bot.contract.read_reply`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from bot import contract
+from bot.contract import NOTE_FAQ_ID, NOTE_FEEDBACK, NOTE_HANDOFF, NOTE_INTENT, NOTE_OUTCOME
 from bot.faq.gaps import group_gaps
 from bot.faq.service import search as faq_search
 from bot.intents import ORDER_TOPICS, SMALL_TALK
@@ -91,9 +93,9 @@ def notes_of(message: Message) -> dict[str, Any]:
 def unanswered(notes: dict[str, Any]) -> bool:
     """A question the bot had no answer for: not an order topic (answered from the order),
     not an FAQ answer, not a yes/no/hello/"a person please"."""
-    intent = notes.get("intent")
+    intent = notes.get(NOTE_INTENT)
     return (
-        notes.get("outcome") != "faq_answer"
+        notes.get(NOTE_OUTCOME) != contract.FAQ_ANSWER
         and intent not in NOT_QUESTIONS
         and intent not in ORDER_TOPICS
     )
@@ -132,18 +134,18 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
             if message.sender != "shopper":
                 continue
             notes = notes_of(message)
-            intent = notes.get("intent")
-            if intent:
+            intent = notes.get(NOTE_INTENT)
+            if intent and not contract.is_internal_intent(intent):
                 intents[intent] += 1
-            if notes.get("outcome") == "faq_answer":
-                answered[notes["faq_id"]] += 1
-                asked_by_faq[notes["faq_id"]] = intent or "unknown"
-            if notes.get("feedback") in ("yes", "no"):
-                faq_id = notes.get("faq_id") or "?"
-                feedback[faq_id][notes["feedback"]] += 1
-                feedback_by_intent[asked_by_faq.get(faq_id, "unknown")][notes["feedback"]] += 1
-            unknown += notes.get("outcome") == "unknown"
-            if notes.get("outcome") == "unknown" or notes.get("handoff"):
+            if notes.get(NOTE_OUTCOME) == contract.FAQ_ANSWER:
+                answered[notes[NOTE_FAQ_ID]] += 1
+                asked_by_faq[notes[NOTE_FAQ_ID]] = intent or "unknown"
+            if notes.get(NOTE_FEEDBACK) in contract.FEEDBACK:
+                faq_id = notes.get(NOTE_FAQ_ID) or "?"
+                feedback[faq_id][notes[NOTE_FEEDBACK]] += 1
+                feedback_by_intent[asked_by_faq.get(faq_id, "unknown")][notes[NOTE_FEEDBACK]] += 1
+            unknown += notes.get(NOTE_OUTCOME) == contract.UNKNOWN
+            if notes.get(NOTE_OUTCOME) == contract.UNKNOWN or notes.get(NOTE_HANDOFF):
                 # What the shopper wanted when the bot did not know or gave up: this message,
                 # or the question before "talk to a person".
                 gap = message.text if unanswered(notes) else pending

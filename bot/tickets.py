@@ -7,16 +7,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, or_, select
 
+from bot import contract
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Message, StaffUser, Ticket
 from bot.store.seed import utcnow
 
 REASONS = {
-    "shopper_request": "asked for a person",
-    "complaint": "upset",
-    "bot_failed": "repeated fallback",
-    "verification_failed": "verification failed",
-    "action_error": "action error",
+    contract.SHOPPER_REQUEST: "asked for a person",
+    contract.COMPLAINT: "upset",
+    contract.BOT_FAILED: "repeated fallback",
+    contract.VERIFICATION_FAILED: "verification failed",
+    contract.ACTION_ERROR: "action error",
 }
 ACTIVE = ("open", "assigned")
 QUEUES = ("open", "mine", "resolved")
@@ -26,17 +27,23 @@ class TicketError(Exception):
     """A state change that does not apply to the ticket as it is now."""
 
 
-def record_handoff(
+def hand_off(
     conversation_id: str,
     reason: str,
     order_number: str | None = None,
     engine: Engine | None = None,
 ) -> int:
-    """Open a ticket and return its id. One active ticket per conversation: asking again
-    returns the active one (keeping its reason, adding an order if it had none)."""
+    """A person takes over the conversation: open its ticket and switch it to human mode, in
+    one transaction, and return the ticket's id. One active ticket per conversation: asking
+    again returns the active one (keeping its reason, adding an order if it had none)."""
     if reason not in REASONS:
         raise ValueError(f"unknown handoff reason {reason!r}")
     with session_scope(engine or get_engine()) as session:
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise TicketError("no such conversation")
+        conversation.mode = "human"
+        conversation.updated_at = utcnow()
         ticket = session.scalars(
             select(Ticket).where(
                 Ticket.conversation_id == conversation_id, Ticket.status.in_(ACTIVE)

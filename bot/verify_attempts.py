@@ -1,7 +1,8 @@
 """Failed order verifications per sender, so guessing order numbers and emails is slow.
 
 A sender is a channel's user (a Telegram chat, a WhatsApp number) or, on the web where
-shoppers are anonymous, the conversation. Failures count for `VERIFY_LOCK_MINUTES` (30 by
+shoppers are anonymous, the conversation; the gateway names it in each message's metadata
+(bot/contract.py). Failures count for `VERIFY_LOCK_MINUTES` (30 by
 default) across that sender's conversations, and success does not wipe them: otherwise one
 order of their own would let someone reset the count between guesses.
 """
@@ -13,7 +14,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, select
 
-from bot import conversations
 from bot.store.db import get_engine, session_scope
 from bot.store.models import VerificationFailure
 from bot.store.seed import utcnow
@@ -21,14 +21,6 @@ from bot.store.seed import utcnow
 
 def lock_window() -> timedelta:
     return timedelta(minutes=float(os.environ.get("VERIFY_LOCK_MINUTES", "30")))
-
-
-def sender_of(conversation_id: str, engine: Engine | None = None) -> str:
-    """The sender behind a Rasa conversation (the gateway's conversation id)."""
-    conversation = conversations.get(conversation_id, engine)
-    if conversation is None:  # reached Rasa without the gateway (`make shell`)
-        return f"conversation:{conversation_id}"
-    return conversations.sender_key(conversation)
 
 
 def record_failure(sender: str, engine: Engine | None = None) -> None:

@@ -1,7 +1,7 @@
 """Rasa's REST channel, plus what the NLU read in the message.
 
-The reply ends with a custom message `{"nlu": {"intent": ..., "confidence": ...}}` that the
-gateway notes on the stored shopper message (for the insights report) and never shows. The
+The reply ends with a hidden custom message saying what the NLU read (`bot.contract.nlu_read`)
+that the gateway notes on the stored shopper message (for the insights report) and never shows. The
 message is parsed once, here, and the parse handed to Rasa with it, so this costs nothing
 over the plain REST channel. Same URL (`/webhooks/rest/webhook`) and body; registered in
 credentials.yml instead of `rest`. Unlike Rasa's own, it never logs the shopper's text.
@@ -19,6 +19,8 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+
+from bot import contract
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +42,12 @@ class AnnotatedRestInput(RestInput):
             sender_id = await self._extract_sender(request)
             text = self._extract_message(request)
             collector = CollectingOutputChannel()
-            notes: dict[str, Any] = {}
+            read: dict[str, Any] | None = None
             try:
                 parse_data = await request.app.ctx.agent.parse_message(text)
                 intent = parse_data.get("intent") or {}
-                notes = {"intent": intent.get("name"), "confidence": intent.get("confidence")}
+                if intent.get("name"):
+                    read = contract.nlu_read(intent["name"], intent.get("confidence"))
                 await on_new_message(
                     UserMessage(
                         text,
@@ -59,8 +62,8 @@ class AnnotatedRestInput(RestInput):
                 logger.error("a message timed out")
             except Exception:
                 logger.exception("a message could not be handled")
-            if notes.get("intent"):
-                collector.messages.append({"recipient_id": sender_id, "custom": {"nlu": notes}})
+            if read:
+                collector.messages.append({"recipient_id": sender_id, "custom": read})
             return response.json(collector.messages)
 
         return hook

@@ -79,8 +79,9 @@ def store(tmp_path, monkeypatch):
 class Conversation:
     """One shopper's conversation: keeps slots and events between turns like Rasa does."""
 
-    def __init__(self, sender: str = "shopper-1") -> None:
+    def __init__(self, sender: str = "shopper-1", metadata: dict | None = None) -> None:
         self.sender = sender
+        self.metadata = metadata or {}  # what the gateway sends with each message
         self.slots: dict[str, Any] = {
             name: spec.get("initial_value") for name, spec in DOMAIN["slots"].items()
         }
@@ -97,6 +98,7 @@ class Conversation:
             "text": text,
             "intent": {"name": intent, "confidence": 0.99},
             "entities": [],
+            "metadata": self.metadata,
         }
         self.events.append(
             {"event": "user", "text": text, "parse_data": self.latest, "timestamp": time.time()}

@@ -102,3 +102,35 @@ def test_the_store_database_stopped_and_started_again(stack):
             assert shopper_said == ["hi", "hello again"]
     finally:
         database.stop(check=False)
+
+
+def test_an_action_that_fails_hands_off_through_the_gateway_once(stack):
+    """An action server whose order source is too slow: the answer gives up after its time
+    budget and asks for a person; the gateway opens one ticket with the verified order."""
+
+    def restart_actions(env: dict[str, str]) -> None:
+        actions = stack.processes["actions"]
+        os.killpg(actions.pid, signal.SIGTERM)
+        actions.wait(timeout=30)
+        stack.env = env
+        stack.start_actions()
+        stack.wait_healthy()
+
+    normal = dict(stack.env)
+    slow = {
+        "ORDER_SOURCE": "tests.fakes.slow_orders:SlowOrderSource",
+        "SLOW_ORDERS_SECONDS": "4",  # verification waits it out (a form has no budget)...
+        "ACTION_TIME_BUDGET_SECONDS": "1",  # ...the answer gives up
+    }
+    restart_actions(normal | slow)
+    try:
+        order = seed_order("10423")
+        shopper = Shopper(stack)
+        shopper.says("where is my order 10423?")
+        reply = shopper.says(order["email"])
+    finally:
+        restart_actions(normal)
+    assert "something went wrong on my side" in reply and "reference H-" in reply
+    assert "#10423 is" not in reply and shopper.mode == "human"
+    ticket = ticket_of(get_engine(stack.db_url), shopper.id)  # exactly one
+    assert (ticket.reason, ticket.order_number) == ("action_error", "10423")

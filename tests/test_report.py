@@ -162,3 +162,18 @@ def test_bot_report_prints_the_same_numbers_as_text_json_and_csv(seeded, capsys)
 
     assert cli.main(["report", "--since", "yesterday-ish"]) == 2
     assert "--since takes" in capsys.readouterr().err
+
+
+def test_events_the_system_triggered_are_not_counted_as_intents(store):
+    """Notes stored by an older gateway may name an internal event; Insights never shows it."""
+    from bot import conversations
+    from bot.store.seed import utcnow
+
+    conversation = conversations.start("api", engine=store)
+    for text, intent in (("hi", "greet"), ("[handed back]", "EXTERNAL_handed_back")):
+        conversations.add(conversation.id, "shopper", text, extra={"intent": intent}, engine=store)
+    now = utcnow()
+    report = build_report(
+        Period(now - timedelta(hours=1), now + timedelta(hours=1)), store, gaps=False
+    )
+    assert report["intents"] == {"greet": 1}

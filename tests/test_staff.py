@@ -63,7 +63,7 @@ def test_queue_oldest_first_mine_resolved_and_search(store):
     for text in ("my parcel is wet", "100% cotton_tee question", "refund please"):
         conversation = conversations.start("api", engine=store)
         conversations.add(conversation.id, "shopper", text, engine=store)
-        ids.append(tickets.record_handoff(conversation.id, "shopper_request", engine=store))
+        ids.append(tickets.hand_off(conversation.id, "shopper_request", engine=store))
     assert [row.ticket.id for row in tickets.queue("open", engine=store)] == ids
     tickets.assign(ids[1], alex, store)
     assert [row.ticket.id for row in tickets.queue("mine", alex.id, engine=store)] == [ids[1]]
@@ -79,9 +79,10 @@ def test_queue_oldest_first_mine_resolved_and_search(store):
 
 def test_one_active_ticket_per_conversation(store):
     conversation = conversations.start("api", engine=store)
-    first = tickets.record_handoff(conversation.id, "complaint", engine=store)
-    assert tickets.record_handoff(conversation.id, "shopper_request", "10423", store) == first
+    first = tickets.hand_off(conversation.id, "complaint", engine=store)
+    assert conversations.get(conversation.id, store).mode == "human"  # in the same transaction
+    assert tickets.hand_off(conversation.id, "shopper_request", "10423", store) == first
     ticket = tickets.get_ticket(first, store)
     assert ticket.reason == "complaint" and ticket.order_number == "10423"
     tickets.close(first, "resolved", store)
-    assert tickets.record_handoff(conversation.id, "bot_failed", engine=store) != first
+    assert tickets.hand_off(conversation.id, "bot_failed", engine=store) != first

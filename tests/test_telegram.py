@@ -8,9 +8,12 @@ import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from bot.channels.buttons import split_text
-from tests.conftest import gateway_with, new_agent, seed_order
+from bot.store.db import get_engine, session_scope
+from bot.store.models import Conversation, VerificationFailure
+from tests.conftest import gateway_with, new_agent, seed_order, ticket_of
 from tests.fakes.server import serving, wait_for
 from tests.fakes.telegram_api import FakeBotApi
 
@@ -167,3 +170,31 @@ def test_long_replies_are_split_at_telegrams_limit():
     pieces = split_text(text, 4096)
     assert len(pieces) == 3 and all(len(p) <= 4096 for p in pieces)
     assert " ".join(pieces) == text
+
+
+def test_failed_verifications_count_for_the_chat_and_hand_off_once(telegram, stack):
+    """The gateway names the sender (the chat) in each message's metadata; the actions count
+    failures under it, and the lock's handoff opens exactly one ticket."""
+    chat = next(chat_ids)
+    telegram.user_says(chat, "where is my order 10423?")
+    replies(telegram, chat, 1)  # the email or postcode, please
+    telegram.user_says(chat, "guess0@example.com")
+    replies(telegram, chat, 3)  # no match; the order number again, please
+    telegram.user_says(chat, "10423")
+    replies(telegram, chat, 4)
+    telegram.user_says(chat, "guess1@example.com")
+    replies(telegram, chat, 6)
+    telegram.user_says(chat, "10423")
+    replies(telegram, chat, 7)
+    telegram.user_says(chat, "guess2@example.com")
+    sent = replies(telegram, chat, 9)
+    assert "stopped trying" in sent[7]["text"] and "reference H-" in sent[8]["text"]
+    engine = get_engine(stack.db_url)
+    with session_scope(engine) as session:
+        senders = session.scalars(select(VerificationFailure.sender_key)).all()
+        conversation = session.scalars(
+            select(Conversation).where(Conversation.channel_user_id == str(chat))
+        ).one()
+    assert senders.count(f"telegram:{chat}") == 3
+    ticket = ticket_of(engine, conversation.id)  # exactly one
+    assert ticket.reason == "verification_failed" and conversation.mode == "human"

@@ -17,7 +17,8 @@ from weakref import WeakValueDictionary
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot import conversations, replies, tickets
+from bot import contract, conversations, replies, tickets
+from bot.contract import Reply
 from bot.conversations import Said
 from bot.gateway.hub import Hub
 from bot.gateway.limits import SLOW_DOWN, RateLimiter
@@ -27,7 +28,6 @@ from bot.store.models import Conversation, StaffUser
 
 logger = logging.getLogger(__name__)
 
-HANDED_BACK_INTENT = "EXTERNAL_handed_back"
 UNAVAILABLE = (
     "Sorry, the assistant is temporarily unavailable. Your message is saved; please try "
     "again in a few minutes."
@@ -40,25 +40,13 @@ SILENT_BOT = "Sorry, something went wrong on my side."
 TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
 
 
-def turn_notes(answer: list[dict[str, Any]]) -> dict[str, Any]:
-    """What the turn was, from the custom messages nobody sees: what the NLU read (added by
-    Rasa's channel, rasa_components/annotated_rest.py), and from the actions an FAQ answer, a
-    "don't know", feedback on an answer, a handoff and its reason."""
-    notes: dict[str, Any] = {}
-    for message in answer:
-        custom = message.get("custom")
-        if not isinstance(custom, dict):
-            continue
-        if isinstance(custom.get("nlu"), dict):
-            nlu = custom["nlu"]
-            notes["intent"] = nlu.get("intent")
-            if isinstance(nlu.get("confidence"), int | float):
-                notes["confidence"] = round(float(nlu["confidence"]), 3)
-        if isinstance(custom.get("outcome"), dict):
-            notes.update(custom["outcome"])
-        if isinstance(custom.get("handoff"), dict):
-            notes["handoff"] = custom["handoff"].get("reason")
-    return notes
+def said_by_bot(text: str) -> Reply:
+    return Reply(visible=[{"text": text}])
+
+
+def shows(message: dict[str, Any]) -> bool:
+    """A message the shopper sees: text or an image."""
+    return bool(message.get("text") or message.get("image"))
 
 
 class Deliverer(Protocol):
@@ -113,23 +101,26 @@ class Gateway:
             if not allowed:
                 logger.info("%s: sender over the rate limit", conversations.log_ref(cid))
                 if self.message_limit.first_refusal(sender):
-                    return await self._say(current, [{"text": SLOW_DOWN}])
+                    return await self._say(current, said_by_bot(SLOW_DOWN))
                 return []
             try:
                 answer = await self.rasa.send(
-                    cid, payload or text, metadata={"channel": conversation.channel}
+                    cid,
+                    payload or text,
+                    metadata=contract.message_metadata(conversation.channel, sender),
                 )
             except RasaUnavailable as error:
                 logger.warning("%s: %s", conversations.log_ref(cid), error)
-                return await self._say(current, [{"text": UNAVAILABLE}])
-            said = await self._say(current, answer)
-            notes = turn_notes(answer)
-            if not said:
+                return await self._say(current, said_by_bot(UNAVAILABLE))
+            reply = contract.read_reply(answer)
+            if not any(shows(message) for message in reply.visible) and reply.handoff is None:
                 # Rasa answered nothing: an action failed before it could say anything.
-                said = await self._hand_off_silent_bot(current)
-                notes["handoff"] = "action_error"
+                reply.visible = [{"text": SILENT_BOT}]
+                reply.handoff = contract.Handoff(contract.ACTION_ERROR)
+                reply.notes[contract.NOTE_HANDOFF] = contract.ACTION_ERROR
+            said = await self._say(current, reply)
             try:
-                conversations.annotate(shopper.id, notes, self.engine)
+                conversations.annotate(shopper.id, reply.notes, self.engine)
             except OperationalError as error:  # the reply is out; only the report loses
                 logger.warning(
                     "%s: turn notes not stored: %s", conversations.log_ref(cid), error.orig
@@ -148,28 +139,25 @@ class Gateway:
             current = conversations.get(cid, self.engine)
             if current.mode == "human":
                 return []
-            return await self._say(current, [{"text": TEXT_ONLY}])
+            return await self._say(current, said_by_bot(TEXT_ONLY))
 
-    async def _hand_off_silent_bot(self, conversation: Conversation) -> list[Said]:
-        ticket = tickets.record_handoff(conversation.id, "action_error", engine=self.engine)
-        notice = replies.handoff_notice(ticket, load_policy().support_hours, datetime.now(UTC))
-        return await self._say(
-            conversation,
-            [{"text": SILENT_BOT}, {"text": notice}, {"custom": {"handoff": {"ticket": ticket}}}],
-        )
-
-    async def _say(self, conversation: Conversation, answer: list[dict[str, Any]]) -> list[Said]:
-        """Store the bot's replies, switch to a person if the bot handed off, deliver."""
+    async def _say(self, conversation: Conversation, reply: Reply) -> list[Said]:
+        """Store the bot's replies and deliver them. If the bot asked for a person, the
+        ticket is opened and the conversation switched (one transaction, here and nowhere
+        else), and the shopper is told what happens next."""
+        answer = list(reply.visible)
+        if reply.handoff is not None:
+            ticket = tickets.hand_off(
+                conversation.id, reply.handoff.reason, reply.handoff.order_number, self.engine
+            )
+            hours = load_policy().support_hours
+            answer.append({"text": replies.handoff_notice(ticket, hours, datetime.now(UTC))})
         said = []
         for message in answer:
-            custom = message.get("custom")
-            if isinstance(custom, dict) and "handoff" in custom:
-                conversations.set_mode(conversation.id, "human", self.engine)
+            if not shows(message):
                 continue
             text = message.get("text") or ""
             extra = {"image": message["image"]} if message.get("image") else None
-            if not text and not extra:
-                continue
             buttons = [
                 {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
                 for b in message.get("buttons") or []
@@ -266,9 +254,9 @@ class Gateway:
             )
             self.hub.notify(conversation.id)
             try:
-                answer = await self.rasa.trigger(conversation.id, HANDED_BACK_INTENT)
+                answer = await self.rasa.trigger(conversation.id, contract.HANDED_BACK_INTENT)
             except RasaUnavailable as error:
                 logger.warning("%s: hand back: %s", conversations.log_ref(conversation.id), error)
                 answer = []
             current = conversations.get(conversation.id, self.engine)
-            return await self._say(current, answer)
+            return await self._say(current, contract.read_reply(answer))

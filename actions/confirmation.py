@@ -1,0 +1,55 @@
+"""The shopper's yes or no to whatever the assistant last proposed: an order change, "did that
+help?" after an FAQ answer, or a person."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.dialogue import hand_off, note_outcome, verified_orders
+from actions.orders import CHANGES, make_change
+from actions.shop_action import ShopAction
+from bot import contract, replies
+
+
+class ActionResolveConfirmation(ShopAction):
+    """Carries out (yes) or drops (no) whatever the assistant last proposed (`pending_action`,
+    "kind:detail")."""
+
+    def name(self) -> str:
+        return "action_resolve_confirmation"
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        pending = tracker.get_slot("pending_action") or ""
+        kind, _, detail = pending.partition(":")
+        yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        done = [SlotSet("pending_action", None)]
+        say = dispatcher.utter_message
+        if kind == "faq_feedback":
+            note_outcome(dispatcher, feedback="yes" if yes else "no", faq_id=detail)
+            if not yes:
+                say(text=replies.SORRY_OFFER_PERSON)
+                return [SlotSet("pending_action", f"handoff:{contract.BOT_FAILED}")]
+            say(text=replies.GLAD_IT_HELPED)
+        elif kind == "handoff":
+            if yes:
+                return done + hand_off(dispatcher, tracker, detail or contract.SHOPPER_REQUEST)
+            say(text=replies.NO_PROBLEM)
+            return done
+        elif kind in CHANGES:
+            if not yes:
+                say(text=replies.left_as_is(detail))
+            elif detail not in verified_orders(tracker):
+                say(text=replies.VERIFY_AGAIN)
+                return done
+            else:
+                make_change(kind, detail, tracker, dispatcher)
+                return done
+        else:  # nothing was proposed
+            say(text=replies.GREAT if yes else replies.OK)
+        say(response="utter_anything_else")
+        return done

@@ -1,0 +1,97 @@
+"""Store questions, and messages the NLU was unsure about: answer from the FAQ, offer the
+closest entries, or say honestly that the assistant does not know (twice: a person)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.dialogue import hand_off, last_shopper_text, note_outcome
+from actions.shop_action import ShopAction
+from bot import contract, replies
+from bot.faq import service as faq
+from bot.faq.entries import FaqError
+
+logger = logging.getLogger(__name__)
+
+# Load the FAQ models and index while the action server starts, not on the first question.
+threading.Thread(target=faq.warm_up, name="faq-warm-up", daemon=True).start()
+
+
+class ActionFaqAnswer(ShopAction):
+    uses_faq = True
+
+    def name(self) -> str:
+        return "action_faq_answer"
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        question = tracker.latest_message.get("text") or ""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        try:
+            reply = faq.reply_to(question, store_question=intent == "faq")
+        except FaqError:
+            # A broken FAQ file must not break the conversation: say we don't know.
+            logger.exception("the FAQ cannot be loaded")
+            reply = faq.FaqReply("unknown")
+        return say_faq_reply(dispatcher, tracker, reply)
+
+
+class ActionFaqChoice(ShopAction):
+    """The shopper picked one of the suggested FAQ entries."""
+
+    uses_faq = True
+
+    def name(self) -> str:
+        return "action_faq_choice"
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        entry_id = next(tracker.get_latest_entity_values("faq_id"), None) or ""
+        question = last_shopper_text(tracker)
+        reply = faq.answer_entry(entry_id, faq.language_of(question) if question else None)
+        return say_faq_reply(dispatcher, tracker, reply)
+
+
+def say_faq_reply(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reply: faq.FaqReply
+) -> list[EventType]:
+    say = dispatcher.utter_message
+    if reply.kind == "answer":
+        say(text=reply.text)
+        note_outcome(dispatcher, kind=contract.FAQ_ANSWER, faq_id=reply.entry_id)
+        say(text=replies.DID_THAT_HELP, buttons=replies.YES_NO)
+        return [
+            SlotSet("faq_misses", 0),
+            SlotSet("pending_action", f"faq_feedback:{reply.entry_id}"),
+        ]
+    if reply.kind == "suggest":
+        say(
+            text=replies.DID_YOU_MEAN,
+            buttons=[
+                {"title": entry.question, "payload": f'/faq_choice{{"faq_id": "{entry.id}"}}'}
+                for entry in reply.suggestions
+            ],
+        )
+        note_outcome(dispatcher, kind=contract.FAQ_SUGGESTED)
+        return [SlotSet("pending_action", None)]
+    note_outcome(dispatcher, kind=contract.UNKNOWN)
+    misses = int(tracker.get_slot("faq_misses") or 0) + 1
+    if misses >= 2:
+        say(text=replies.DONT_KNOW_EITHER)
+        return [
+            SlotSet("pending_action", None),
+            *hand_off(dispatcher, tracker, contract.BOT_FAILED),
+        ]
+    say(text=replies.DONT_KNOW)
+    return [
+        SlotSet("faq_misses", misses),
+        SlotSet("pending_action", f"handoff:{contract.BOT_FAILED}"),
+    ]

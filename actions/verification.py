@@ -1,0 +1,67 @@
+"""Proof that an order is the shopper's: its number, then its email or delivery postcode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.dialogue import sender, verification_locked, verified_orders
+from bot import replies
+from bot.orders import get_order_source
+from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
+from bot.verify_attempts import recent_failures, record_failure
+
+
+class ValidateVerifyOrderForm(FormValidationAction):
+    """Asks for the order number, then the order's email or postcode, and checks them
+    without ever saying whether an order number exists."""
+
+    def name(self) -> str:
+        return "validate_verify_order_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if verification_locked(tracker):
+            return []  # action_answer_order_topic offers a person
+        if tracker.get_slot("order_id") in verified_orders(tracker):
+            return ["order_id"]
+        return domain_slots
+
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        number = parse_order_number(str(value or ""))
+        if number is None:
+            dispatcher.utter_message(text=replies.NOT_AN_ORDER_NUMBER)
+            return {"order_id": None}
+        return {"order_id": number}
+
+    def validate_order_proof(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        proof = parse_proof(str(value or ""))
+        if proof is None:
+            dispatcher.utter_message(text=replies.NOT_A_PROOF)
+            return {"order_proof": None}
+        number = tracker.get_slot("order_id")
+        order = get_order_source().get_order(number) if number else None
+        if order is not None and proof_matches(order, proof):
+            return {
+                "order_proof": None,
+                "verified_orders": [*verified_orders(tracker), number],
+                "verify_failures": 0,
+            }
+        who = sender(tracker)
+        record_failure(who)
+        count = recent_failures(who)
+        if count < MAX_FAILURES:
+            dispatcher.utter_message(text=replies.PROOF_MISMATCH)
+        return {"order_id": None, "order_proof": None, "verify_failures": count}
