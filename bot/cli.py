@@ -118,9 +118,9 @@ def read_password(from_stdin: bool) -> str:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from bot.clock import utcnow
     from bot.report import Period, build_report, parse_since
     from bot.report_formats import as_csv, as_text
-    from bot.store.seed import utcnow
 
     now = utcnow()
     until = parse_since(args.until, now) if args.until else now

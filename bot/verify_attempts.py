@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, delete, func, select
 
 from bot import conversations
+from bot.clock import utcnow
 from bot.store.db import get_engine, session_scope
 from bot.store.models import VerificationFailure
-from bot.store.seed import utcnow
 
 
 def lock_window() -> timedelta:

@@ -16,6 +16,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from bot import conversations, staff, tickets
+from bot.clock import utcnow
 from bot.gateway.relay import Gateway
 from bot.gateway.security import (
     SESSION_COOKIE,
@@ -27,7 +28,6 @@ from bot.gateway.security import (
 )
 from bot.gateway.shopper_api import BadRequest, clean_text
 from bot.orders import get_order_source
-from bot.store.seed import utcnow
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
