@@ -4,7 +4,6 @@ with the verified order beside it, answer the shopper, resolve or hand back, exp
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -274,7 +273,7 @@ async def export(request: Request) -> Response:
 def explain_allowed_without_login(request: Request) -> bool:
     """`EXPLAIN_LOCAL=1`: scripts on the gateway's own machine may explain without a login."""
     client = request.client.host if request.client else ""
-    return os.environ.get("EXPLAIN_LOCAL") == "1" and client in ("127.0.0.1", "::1")
+    return request.app.state.settings.explain_local and client in ("127.0.0.1", "::1")
 
 
 async def explain_message(request: Request) -> Response:

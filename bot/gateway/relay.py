@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from weakref import WeakValueDictionary
@@ -23,6 +22,7 @@ from bot.gateway.hub import Hub
 from bot.gateway.limits import SLOW_DOWN, RateLimiter
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.policy import load_policy
+from bot.settings import Settings, get_settings
 from bot.store.models import Conversation, StaffUser
 
 logger = logging.getLogger(__name__)
@@ -68,19 +68,20 @@ class Deliverer(Protocol):
 
 
 class Gateway:
-    def __init__(self, rasa: RasaClient, engine: Engine | None = None) -> None:
+    def __init__(
+        self, rasa: RasaClient, engine: Engine | None = None, settings: Settings | None = None
+    ) -> None:
+        settings = settings or get_settings()
         self.rasa = rasa
         self.engine = engine
         self.hub = Hub()
         self.deliverers: dict[str, Deliverer] = {}
-        self.message_limit = RateLimiter.from_env("RATE_LIMIT_MESSAGES_PER_MINUTE", 20)
+        self.message_limit = RateLimiter(settings.rate_limit_messages_per_minute)
         # Web shoppers are anonymous, so each conversation is its own sender for the message
         # limit; this one, per client address, stops starting conversation after conversation.
-        self.conversation_limit = RateLimiter.from_env("RATE_LIMIT_CONVERSATIONS_PER_MINUTE", 10)
+        self.conversation_limit = RateLimiter(settings.rate_limit_conversations_per_minute)
         # Seconds between retries of a send that failed (Telegram or WhatsApp down).
-        self.retry_delays = [
-            float(d) for d in os.environ.get("DELIVERY_RETRY_DELAYS", "2,10,30,120").split(",")
-        ]
+        self.retry_delays = settings.delivery_retry_delays
         self._retries: set[asyncio.Task] = set()
         # Held only while someone uses them, so the map does not grow with every conversation.
         self._conversation_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
