@@ -100,10 +100,10 @@ class TelegramChannel:
         else:
             await self.app.updater.start_polling(allowed_updates=["message", "callback_query"])
         await self.app.start()
-        self.gateway.deliverers[CHANNEL] = self
+        self.gateway.delivery.register(CHANNEL, self)
 
     async def stop(self) -> None:
-        self.gateway.deliverers.pop(CHANNEL, None)
+        self.gateway.delivery.unregister(CHANNEL)
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

@@ -107,10 +107,10 @@ class WhatsAppChannel:
         self.tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self.gateway.deliverers[CHANNEL] = self
+        self.gateway.delivery.register(CHANNEL, self)
 
     async def stop(self) -> None:
-        self.gateway.deliverers.pop(CHANNEL, None)
+        self.gateway.delivery.unregister(CHANNEL)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
         await self.http.aclose()
