@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.channels import telegram, web, whatsapp
-from bot.gateway import console, insights, shopper_api
+from bot.gateway import console, explain_api, insights, shopper_api
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import STORE_DOWN, Gateway
 from bot.gateway.security import SecurityHeaders
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             *telegram.routes,
             *whatsapp.routes,
             *console.routes,
+            *explain_api.routes,
             *insights.routes,
         ],
         middleware=[

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from bot import tickets
 from bot.clock import utcnow
 from bot.gateway import charts
-from bot.gateway.console import form_fields, gateway_of, templates
+from bot.gateway.requests import form_fields, gateway_of, templates
 from bot.gateway.security import current_staff, staff_only, wants_json
 
 # bot.report and bot.faq are imported when the page is first used: they bring numpy,

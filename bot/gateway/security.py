@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import staff
+from bot.gateway.requests import settings_of
 from bot.store.models import StaffSession
 
 SESSION_COOKIE = "sa_staff"
@@ -56,7 +57,7 @@ class SecurityHeaders:
 def secure_cookies(request: Request) -> bool:
     """Secure cookies over HTTPS (or behind a TLS proxy, or forced with CONSOLE_SECURE_COOKIES=1);
     a plain-HTTP demo on localhost could not log in otherwise."""
-    return request.url.scheme == "https" or request.app.state.settings.console_secure_cookies
+    return request.url.scheme == "https" or settings_of(request).console_secure_cookies
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:
