@@ -6,7 +6,6 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from rasa_sdk import Action, Tracker
@@ -17,6 +16,7 @@ from rasa_sdk.types import DomainDict
 from actions.dialogue import hand_off
 from bot import contract, replies
 from bot.faq import service as faq
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ ACTION_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="action")
 def time_budget() -> float:
     """Seconds an action may take (`ACTION_TIME_BUDGET_SECONDS`, 8 by default): a slow order
     source or database must not leave the shopper waiting for Rasa's 5-minute timeout."""
-    return float(os.environ.get("ACTION_TIME_BUDGET_SECONDS", "8"))
+    return get_settings().action_time_budget_seconds
 
 
 class ShopAction(Action, abc.ABC):

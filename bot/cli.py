@@ -6,15 +6,20 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from bot.faq.entries import FaqError, faq_path
+from bot.faq.entries import FaqError
+from bot.settings import Settings, get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = get_settings()
+    except ValueError as error:  # a setting that does not parse
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="bot", description="Storefront Assist tools")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -37,16 +42,16 @@ def main(argv: list[str] | None = None) -> int:
     faq = sub.add_parser("faq", help="the FAQ search (model: FAQ_MODEL)")
     faq_sub = faq.add_subparsers(dest="faq_command", required=True)
     build = faq_sub.add_parser("build", help="build (or load) the index of a FAQ file or folder")
-    build.add_argument("path", nargs="?", type=Path, default=faq_path())
+    build.add_argument("path", nargs="?", type=Path, default=Path(settings.faq_path))
     ask = faq_sub.add_parser("ask", help="the top entries for a question, and the decision")
     ask.add_argument("question")
-    ask.add_argument("--faq", type=Path, default=faq_path())
+    ask.add_argument("--faq", type=Path, default=Path(settings.faq_path))
     ask.add_argument("--k", type=int, default=5)
     evaluate = faq_sub.add_parser(
         "eval", help="hit@1, hit@3, MRR and decisions on a CSV with columns query,expected_id"
     )
     evaluate.add_argument("queries", type=Path)
-    evaluate.add_argument("--faq", type=Path, default=faq_path())
+    evaluate.add_argument("--faq", type=Path, default=Path(settings.faq_path))
     evaluate.add_argument("--out", type=Path, help="JSON file (default: var/faq-eval/NAME.json)")
 
     report = sub.add_parser(
@@ -62,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "db":
             return run_db(args.action)
         if args.command == "staff":
-            return run_staff(args)
+            return run_staff(args, settings)
         if args.command == "report":
             return run_report(args)
-        return run_faq(args)
+        return run_faq(args, settings)
     except (FaqError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -86,7 +91,7 @@ def run_db(action: str) -> int:
     return 0
 
 
-def run_staff(args: argparse.Namespace) -> int:
+def run_staff(args: argparse.Namespace, settings: Settings) -> int:
     from bot import staff
 
     if args.action == "list":
@@ -95,7 +100,7 @@ def run_staff(args: argparse.Namespace) -> int:
         return 0
     if not args.username:
         raise ValueError(f"`bot staff {args.action}` needs a username")
-    password = read_password(args.password_stdin)
+    password = read_password(args.password_stdin, settings.staff_password)
     if args.action == "add":
         staff.create_user(args.username, password)
         print(f"created staff account {args.username!r}; log in at /console")
@@ -105,12 +110,12 @@ def run_staff(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_password(from_stdin: bool) -> str:
-    """From stdin (one line) or `STAFF_PASSWORD`, else asked twice without echo."""
+def read_password(from_stdin: bool, preset: str = "") -> str:
+    """From stdin (one line) or `preset` (`STAFF_PASSWORD`), else asked twice without echo."""
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    if os.environ.get("STAFF_PASSWORD"):
-        return os.environ["STAFF_PASSWORD"]
+    if preset:
+        return preset
     first = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != first:
         raise ValueError("the passwords differ")
@@ -118,9 +123,9 @@ def read_password(from_stdin: bool) -> str:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from bot.clock import utcnow
     from bot.report import Period, build_report, parse_since
     from bot.report_formats import as_csv, as_text
-    from bot.store.seed import utcnow
 
     now = utcnow()
     until = parse_since(args.until, now) if args.until else now
@@ -132,12 +137,12 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_faq(args: argparse.Namespace) -> int:
-    from bot.faq.decide import decide, faq_model, thresholds
+def run_faq(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.faq.decide import decide, thresholds
     from bot.faq.evaluate import evaluate, read_queries
     from bot.faq.index import FaqIndex
 
-    model = faq_model()
+    model = settings.faq_model
     path = args.path if args.faq_command == "build" else args.faq
     started = time.perf_counter()
     index = FaqIndex.load_or_build(path, model)

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.clock import utcnow
 from bot.store.db import get_engine, session_scope
 from bot.store.models import ChannelReceipt, Conversation, Message, StaffUser
-from bot.store.seed import utcnow
 
 SENDERS = ("shopper", "bot", "agent", "system")
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Protocol
 
-from bot import settings
+from bot.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class OrderSource(Protocol):
 @cache
 def get_order_source() -> OrderSource:
     """The configured order source (one per process)."""
-    spec = settings.order_source_spec()
+    spec = get_settings().order_source
     if spec:
         module_name, _, class_name = spec.partition(":")
         return getattr(importlib.import_module(module_name), class_name)()

@@ -20,13 +20,13 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from bot import contract
+from bot.clock import utcnow
 from bot.contract import NOTE_FAQ_ID, NOTE_FEEDBACK, NOTE_HANDOFF, NOTE_INTENT, NOTE_OUTCOME
 from bot.faq.gaps import group_gaps
 from bot.faq.service import search as faq_search
 from bot.intents import ORDER_TOPICS, SMALL_TALK
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Message, Ticket
-from bot.store.seed import utcnow
 
 # Messages that steer the conversation rather than ask something an FAQ entry could answer.
 NOT_QUESTIONS = SMALL_TALK | {"human_handoff", "inform", "faq_choice"}

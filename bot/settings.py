@@ -1,21 +1,239 @@
-"""Settings read from the environment, with defaults that run the bundled demo shop."""
+"""Every setting of the assistant in one typed, frozen object, read once from the environment.
+
+Each field names its environment variable and says in one line what it does; README.md's
+"Settings" table lists the same variables (tests/unit/test_settings.py keeps the two in
+step). All are optional: the defaults run the bundled demo shop. An empty variable counts
+as unset. The rest of the code asks `get_settings()` rather than reading `os.environ`.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = PROJECT_ROOT / "var" / "store.db"
+DEFAULT_TRACKER_DB_PATH = PROJECT_ROOT / "var" / "tracker.db"
 SEED_FILE = PROJECT_ROOT / "data" / "shop" / "seed.yml"
 SHOP_POLICY_FILE = PROJECT_ROOT / "data" / "shop" / "policy.yml"
+DEFAULT_FAQ = PROJECT_ROOT / "data" / "faq"
+DEFAULT_FAQ_MODEL = "e5-small+use-m3"  # why: README, "The FAQ"
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
 
 
-def database_url() -> str:
-    """`STORE_DATABASE_URL`, or a SQLite file under var/."""
-    return os.environ.get("STORE_DATABASE_URL") or f"sqlite:///{DEFAULT_DB_PATH}"
+def setting(
+    env: str, about: str, default: Any, *, secret: bool = False, at_least: float | None = None
+) -> Any:
+    """A field read from the variable `env`. A secret is left out of the repr, so logging
+    the settings never shows it; `at_least` is the smallest value that makes sense."""
+    metadata = {"env": env, "help": about, "at_least": at_least}
+    return field(default=default, repr=not secret, metadata=metadata)
 
 
-def order_source_spec() -> str | None:
-    """`ORDER_SOURCE=package.module:ClassName` plugs in a shop's own order source."""
-    return os.environ.get("ORDER_SOURCE") or None
+@dataclass(frozen=True)
+class Settings:
+    # Where things are kept
+    store_database_url: str = setting(
+        "STORE_DATABASE_URL",
+        "the shop database (`postgresql+psycopg://...` works)",
+        f"sqlite:///{DEFAULT_DB_PATH}",
+    )
+    tracker_database_url: str = setting(
+        "TRACKER_DATABASE_URL",
+        "where Rasa keeps conversations, so a restart keeps slots and a verified order",
+        f"sqlite:///{DEFAULT_TRACKER_DB_PATH}",
+    )
+    rasa_url: str = setting(
+        "RASA_URL", "where the gateway finds Rasa (set by `make run`)", "http://127.0.0.1:5005"
+    )
+    # The staff console and the web widget
+    console_secure_cookies: bool = setting(
+        "CONSOLE_SECURE_COOKIES",
+        "the console's cookie is always `Secure` (otherwise over HTTPS only)",
+        False,
+    )
+    widget_origins: tuple[str, ...] = setting(
+        "WIDGET_ORIGINS",
+        "comma-separated shop origins allowed to embed the web widget (`*`: any)",
+        ("*",),
+    )
+    explain_local: bool = setting(
+        "EXPLAIN_LOCAL",
+        "`POST /api/explain` without a login from the gateway's own machine (scripts)",
+        False,
+    )
+    staff_password: str = setting(
+        "STAFF_PASSWORD",
+        "the password for `bot staff add/password`, for scripts (else asked)",
+        "",
+        secret=True,
+    )
+    # Telegram: on when the token is set
+    telegram_bot_token: str = setting(
+        "TELEGRAM_BOT_TOKEN", "the Telegram bot's token (unset: no Telegram)", "", secret=True
+    )
+    telegram_api_url: str = setting(
+        "TELEGRAM_API_URL", "a local Bot API server instead of Telegram's", ""
+    )
+    telegram_webhook_url: str = setting(
+        "TELEGRAM_WEBHOOK_URL", "webhook mode at this public URL (unset: long polling)", ""
+    )
+    telegram_webhook_secret: str = setting(
+        "TELEGRAM_WEBHOOK_SECRET",
+        "the secret token Telegram's webhook requests must carry",
+        "",
+        secret=True,
+    )
+    # WhatsApp: on when the first four are set
+    whatsapp_token: str = setting("WHATSAPP_TOKEN", "the Graph API access token", "", secret=True)
+    whatsapp_phone_number_id: str = setting(
+        "WHATSAPP_PHONE_NUMBER_ID", "the WhatsApp number the assistant sends from", ""
+    )
+    whatsapp_app_secret: str = setting(
+        "WHATSAPP_APP_SECRET", "signs Meta's webhook requests", "", secret=True
+    )
+    whatsapp_verify_token: str = setting(
+        "WHATSAPP_VERIFY_TOKEN", "the webhook subscription handshake's token", "", secret=True
+    )
+    whatsapp_api_url: str = setting(
+        "WHATSAPP_API_URL", "the Graph API", "https://graph.facebook.com/v21.0"
+    )
+    # Orders and the FAQ
+    order_source: str = setting(
+        "ORDER_SOURCE",
+        "`package.module:Class` implementing `bot.orders.OrderSource` (unset: the SQL store)",
+        "",
+    )
+    faq_path: str = setting("FAQ_PATH", "the FAQ file or folder", str(DEFAULT_FAQ))
+    faq_model: str = setting(
+        "FAQ_MODEL",
+        "`e5-small+use-m3`, `e5-small`, `use-m3`, `minilm` or `st:/path/to/model`",
+        DEFAULT_FAQ_MODEL,
+    )
+    faq_answer_threshold: float | None = setting(
+        "FAQ_ANSWER_THRESHOLD", "overrides the model's calibrated answer threshold", None
+    )
+    faq_suggest_threshold: float | None = setting(
+        "FAQ_SUGGEST_THRESHOLD", "overrides the model's calibrated suggest threshold", None
+    )
+    # Limits and timings
+    rate_limit_messages_per_minute: int = setting(
+        "RATE_LIMIT_MESSAGES_PER_MINUTE",
+        "per sender; over it the bot is not asked",
+        20,
+        at_least=1,
+    )
+    rate_limit_conversations_per_minute: int = setting(
+        "RATE_LIMIT_CONVERSATIONS_PER_MINUTE",
+        "new web/API conversations per client address",
+        10,
+        at_least=1,
+    )
+    verify_lock_minutes: float = setting(
+        "VERIFY_LOCK_MINUTES", "how long 3 failed verifications lock a sender", 30.0, at_least=0
+    )
+    delivery_retry_delays: tuple[float, ...] = setting(
+        "DELIVERY_RETRY_DELAYS",
+        "seconds between retries of a failed Telegram/WhatsApp send (comma-separated)",
+        (2.0, 10.0, 30.0, 120.0),
+        at_least=0,
+    )
+    store_db_busy_seconds: float = setting(
+        "STORE_DB_BUSY_SECONDS",
+        "how long a SQLite write waits for a lock before a 503",
+        15.0,
+        at_least=0,
+    )
+    action_time_budget_seconds: float = setting(
+        "ACTION_TIME_BUDGET_SECONDS",
+        "how long an action may take before the shopper gets an apology and a person",
+        8.0,
+        at_least=0.001,
+    )
+
+    def __post_init__(self) -> None:
+        for spec in fields(self):
+            value, least = getattr(self, spec.name), spec.metadata["at_least"]
+            values = value if isinstance(value, tuple) else (value,)
+            if least is not None and any(v < least for v in values):
+                raise ValueError(f"{spec.metadata['env']} must be at least {least:g}")
+        if self.order_source and ":" not in self.order_source:
+            raise ValueError("ORDER_SOURCE must look like package.module:ClassName")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings in `env` (default: this process's environment); a value that does
+        not parse raises ValueError naming its variable."""
+        env = os.environ if env is None else env
+        kinds = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            name = spec.metadata["env"]
+            raw = env.get(name)
+            if raw is None or not raw.strip():
+                continue
+            try:
+                values[spec.name] = _parse(kinds[spec.name], raw)
+            except ValueError as error:
+                shown = f"={raw!r}" if spec.repr else ""  # never echo a secret
+                raise ValueError(f"{name}{shown}: {error}") from None
+        return cls(**values)
+
+
+def _parse(kind: Any, raw: str) -> Any:
+    """One value of type `kind` from its text (str is taken as it is, the rest stripped)."""
+    if kind is str:
+        return raw
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() in TRUE + FALSE:
+            return text.lower() in TRUE
+        raise ValueError("expected 1 or 0 (true/false, yes/no, on/off)")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+    if kind is float:
+        try:
+            number = float(text)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
+            raise ValueError("expected a number")
+        return number
+    if typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0]
+        return tuple(_parse(item, part.strip()) for part in text.split(",") if part.strip())
+    if typing.get_origin(kind) in (types.UnionType, typing.Union):  # X | None
+        (inner,) = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        return _parse(inner, text)
+    raise TypeError(f"no parser for settings of type {kind}")
+
+
+@cache
+def get_settings() -> Settings:
+    """This process's settings, read from the environment on first use. Tests that change
+    the environment call `get_settings.cache_clear()`."""
+    return Settings.from_env()
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child process (the action server, Rasa, the gateway): this
+    process's own, so the child reads the same settings, with `extra` on top."""
+    return {**os.environ, **(extra or {})}
+
+
+def keep_hugging_face_offline() -> None:
+    """huggingface_hub (under sentence-transformers) reads HF_HUB_OFFLINE itself; without it
+    a model load looks the model up online, which hangs on a machine without internet."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, child_environment, get_settings
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 HOST = "127.0.0.1"
@@ -36,9 +36,7 @@ def free_port() -> int:
 def tracker_database_url() -> str:
     """`TRACKER_DATABASE_URL`: where Rasa keeps conversations; a SQLite file by default."""
     (PROJECT_ROOT / "var").mkdir(exist_ok=True)
-    return (
-        os.environ.get("TRACKER_DATABASE_URL") or f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.db'}"
-    )
+    return get_settings().tracker_database_url
 
 
 def port_in_use(port: int) -> bool:
@@ -71,12 +69,13 @@ class Stack:
         self.action_port = action_port
         self.gateway_port = gateway_port  # None: no gateway (Rasa and actions only)
         self.log_dir = Path(log_dir)
-        self.env = {
-            **os.environ,
-            "RASA_TELEMETRY_ENABLED": "false",
-            "PYTHONPATH": str(PROJECT_ROOT),  # Rasa imports rasa_components/ from here
-            **(env or {}),
-        }
+        self.env = child_environment(
+            {
+                "RASA_TELEMETRY_ENABLED": "false",
+                "PYTHONPATH": str(PROJECT_ROOT),  # Rasa imports rasa_components/ from here
+                **(env or {}),
+            }
+        )
         self.processes: dict[str, subprocess.Popen] = {}
 
     @property

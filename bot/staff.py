@@ -15,9 +15,9 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, delete, select
 
+from bot.clock import utcnow
 from bot.store.db import get_engine, session_scope
 from bot.store.models import StaffSession, StaffUser
-from bot.store.seed import utcnow
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MIN_PASSWORD_LENGTH = 10

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, or_, select
 
 from bot import contract
+from bot.clock import utcnow
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Message, StaffUser, Ticket
-from bot.store.seed import utcnow
 
 REASONS = {
     contract.SHOPPER_REQUEST: "asked for a person",

@@ -9,18 +9,18 @@ order of their own would let someone reset the count between guesses.
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, func, select
 
+from bot.clock import utcnow
+from bot.settings import get_settings
 from bot.store.db import get_engine, session_scope
 from bot.store.models import VerificationFailure
-from bot.store.seed import utcnow
 
 
 def lock_window() -> timedelta:
-    return timedelta(minutes=float(os.environ.get("VERIFY_LOCK_MINUTES", "30")))
+    return timedelta(minutes=get_settings().verify_lock_minutes)
 
 
 def record_failure(sender: str, engine: Engine | None = None) -> None:

@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from bot.orders import get_order_source
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, get_settings
 from bot.stack import Stack, free_port
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Ticket
@@ -66,11 +66,21 @@ def stack(tmp_path_factory):
         yield running
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Settings are read once per process: each test starts from the environment as it is,
+    and what a test set with `monkeypatch.setenv` does not outlive it."""
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     """A new SQLite database seeded with the demo shop, used by the actions too."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("STORE_DATABASE_URL", url)
+    get_settings.cache_clear()
     get_order_source.cache_clear()
     yield get_engine(url)
     get_order_source.cache_clear()

@@ -16,6 +16,7 @@ from actions.verification import ValidateVerifyOrderForm
 from bot import contract, replies
 from bot.orders import get_order_source
 from bot.policy import load_policy
+from bot.settings import get_settings
 from bot.store.db import session_scope
 from bot.store.models import Order, Ticket, VerificationFailure
 from tests.conftest import Conversation, seed_order
@@ -148,6 +149,7 @@ def test_an_action_past_its_time_budget_apologises_and_hands_off(store, monkeypa
     monkeypatch.setenv("ORDER_SOURCE", "tests.fakes.slow_orders:SlowOrderSource")
     monkeypatch.setenv("SLOW_ORDERS_SECONDS", "3")
     monkeypatch.setenv("ACTION_TIME_BUDGET_SECONDS", "0.5")
+    get_settings.cache_clear()
     get_order_source.cache_clear()
     convo = Conversation("slow-order-source")
     convo.slots |= {"order_id": "10423", "verified_orders": ["10423"], "order_topic": "refund"}
@@ -439,6 +441,7 @@ def test_a_broken_faq_gets_an_honest_answer_not_an_error(tmp_path, monkeypatch):
     broken = tmp_path / "faq.yml"
     broken.write_text("entries:\n  - id: x\n    question: Q?\n")  # no answer
     monkeypatch.setenv("FAQ_PATH", str(broken))
+    get_settings.cache_clear()
     convo = Conversation()
     convo.user("do you ship to canada?", "faq")
     convo.run(ActionFaqAnswer())

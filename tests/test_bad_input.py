@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,6 +15,7 @@ from starlette.testclient import TestClient
 
 from bot import conversations
 from bot.gateway.app import create_app
+from bot.settings import get_settings
 from bot.stack import free_port
 
 JSON = st.recursive(
@@ -51,7 +53,8 @@ FAST = settings(
 
 
 def client_for(store) -> TestClient:
-    return TestClient(create_app(rasa_url=f"http://127.0.0.1:{free_port()}", engine=store))
+    settings = replace(get_settings(), rasa_url=f"http://127.0.0.1:{free_port()}")
+    return TestClient(create_app(settings, engine=store))
 
 
 @FAST
@@ -129,6 +132,7 @@ def test_whatsapp_webhook_never_crashes_and_unsigned_touches_nothing(
         "WHATSAPP_API_URL": f"http://127.0.0.1:{free_port()}",
     }.items():
         monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
     raw = json.dumps(body).encode()
     headers = {"content-type": "application/json"}
     if signed:

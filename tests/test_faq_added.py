@@ -10,6 +10,7 @@ import pytest
 from bot.faq import service
 from bot.faq.added import ADDED_FILE, add_entry
 from bot.faq.entries import DEFAULT_FAQ, FaqError, load_faq
+from bot.settings import get_settings
 
 
 @pytest.fixture
@@ -18,6 +19,7 @@ def faq_dir(tmp_path, monkeypatch):
     shutil.copytree(DEFAULT_FAQ, folder)
     (folder / ADDED_FILE).unlink(missing_ok=True)
     monkeypatch.setenv("FAQ_PATH", str(folder))
+    get_settings.cache_clear()
     return folder
 
 
@@ -54,5 +56,6 @@ def test_a_bad_entry_is_refused_and_nothing_is_written(faq_dir):
 
 def test_a_single_faq_file_cannot_take_new_entries(faq_dir, monkeypatch):
     monkeypatch.setenv("FAQ_PATH", str(faq_dir / "faq.yml"))
+    get_settings.cache_clear()
     with pytest.raises(FaqError, match="folder"):
         add_entry("Can I rent a tent?", "Not yet.", [])

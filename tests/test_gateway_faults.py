@@ -3,17 +3,25 @@ database is not there: a port nobody listens on, as after a crash."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
 from bot import conversations
 from bot.gateway.app import create_app
 from bot.gateway.relay import STORE_DOWN, UNAVAILABLE
+from bot.settings import Settings, get_settings
 from bot.stack import free_port
 
 
+def rasa_down() -> Settings:
+    """The environment's settings, with Rasa on a port nobody listens on."""
+    return replace(get_settings(), rasa_url=f"http://127.0.0.1:{free_port()}")
+
+
 def test_rasa_down_gets_a_clear_answer_and_the_message_is_kept(store):
-    app = create_app(rasa_url=f"http://127.0.0.1:{free_port()}", engine=store)
+    app = create_app(rasa_down(), engine=store)
     with TestClient(app) as client:
         cid = client.post("/api/conversations").json()["conversation_id"]
         response = client.post(f"/api/conversations/{cid}/messages", json={"text": "hello"})
@@ -27,7 +35,7 @@ def test_rasa_down_gets_a_clear_answer_and_the_message_is_kept(store):
 
 def test_an_unreachable_database_gets_a_clear_503_and_the_health_check_says_so():
     engine = create_engine(f"postgresql+psycopg://sa@127.0.0.1:{free_port()}/store")
-    app = create_app(rasa_url=f"http://127.0.0.1:{free_port()}", engine=engine)
+    app = create_app(rasa_down(), engine=engine)
     with TestClient(app) as client:
         health = client.get("/health")
         assert health.status_code == 503 and health.json()["database"] == "unreachable"

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 
 from bot import staff
+from bot.clock import utcnow
 from bot.faq.added import ADDED_FILE
 from bot.faq.entries import DEFAULT_FAQ
 from bot.store.db import get_engine
-from bot.store.seed import utcnow
 from tests.conftest import PASSWORD, gateway_with, screenshot
 from tests.report_seed import seed_report_store
 

@@ -167,7 +167,7 @@ def test_bot_report_prints_the_same_numbers_as_text_json_and_csv(seeded, capsys)
 def test_events_the_system_triggered_are_not_counted_as_intents(store):
     """Notes stored by an older gateway may name an internal event; Insights never shows it."""
     from bot import conversations
-    from bot.store.seed import utcnow
+    from bot.clock import utcnow
 
     conversation = conversations.start("api", engine=store)
     for text, intent in (("hi", "greet"), ("[handed back]", "EXTERNAL_handed_back")):

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import update
 
 from bot import cli, conversations, staff, tickets
+from bot.clock import utcnow
 from bot.store.db import session_scope
 from bot.store.models import StaffSession
-from bot.store.seed import utcnow
 
 PASSWORD = "a long enough password"
 

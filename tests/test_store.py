@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.orders import OrderChangeRefused, get_order_source
+from bot.settings import get_settings
 from bot.store.db import reset_database, session_scope
 from bot.store.models import ORDER_STATES, Customer, Order
 from bot.store.sql_source import SqlOrderSource
@@ -62,6 +63,7 @@ def test_cancelling_an_unpaid_order_creates_no_refund(store):
 
 def test_order_source_is_pluggable(monkeypatch, store):
     monkeypatch.setenv("ORDER_SOURCE", "tests.test_store:EmptyShop")
+    get_settings.cache_clear()
     get_order_source.cache_clear()
     assert isinstance(get_order_source(), EmptyShop)
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from bot.channels.whatsapp import WhatsAppChannel
+from bot.clock import utcnow
 from bot.conversations import Said
-from bot.store.seed import utcnow
 from tests.conftest import gateway_with, new_agent
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.server import serving, wait_for

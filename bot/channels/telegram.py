@@ -10,8 +10,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.exc import OperationalError
 from starlette.requests import Request
@@ -32,6 +31,7 @@ from bot import conversations
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
 from bot.gateway.relay import STORE_DOWN, Gateway
+from bot.settings import Settings
 from bot.store.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -43,25 +43,25 @@ SECRET_HEADER = "x-telegram-bot-api-secret-token"
 
 @dataclass(frozen=True)
 class TelegramSettings:
-    token: str
+    token: str = field(repr=False)
     api_url: str | None = None
     webhook_url: str | None = None
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls) -> TelegramSettings | None:
-        token = os.environ.get("TELEGRAM_BOT_TOKEN")
-        if not token:
+    def from_settings(cls, settings: Settings) -> TelegramSettings | None:
+        """None when no bot token is set: no Telegram."""
+        if not settings.telegram_bot_token:
             return None
-        settings = cls(
-            token=token,
-            api_url=os.environ.get("TELEGRAM_API_URL") or None,
-            webhook_url=os.environ.get("TELEGRAM_WEBHOOK_URL") or None,
-            webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+        telegram = cls(
+            token=settings.telegram_bot_token,
+            api_url=settings.telegram_api_url or None,
+            webhook_url=settings.telegram_webhook_url or None,
+            webhook_secret=settings.telegram_webhook_secret or None,
         )
-        if settings.webhook_url and not settings.webhook_secret:
+        if telegram.webhook_url and not telegram.webhook_secret:
             raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
-        return settings
+        return telegram
 
 
 def unsupported_kind(update: Update) -> str:
@@ -100,10 +100,10 @@ class TelegramChannel:
         else:
             await self.app.updater.start_polling(allowed_updates=["message", "callback_query"])
         await self.app.start()
-        self.gateway.deliverers[CHANNEL] = self
+        self.gateway.delivery.register(CHANNEL, self)
 
     async def stop(self) -> None:
-        self.gateway.deliverers.pop(CHANNEL, None)
+        self.gateway.delivery.unregister(CHANNEL)
         if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

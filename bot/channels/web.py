@@ -5,8 +5,7 @@ Events stream, which browsers reconnect by themselves, resuming after the last e
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from starlette.requests import Request
@@ -62,20 +61,16 @@ async def demo_page(request: Request) -> Response:
     return FileResponse(HERE / "demo.html", media_type="text/html")
 
 
-def allowed_origins() -> list[str]:
-    """`WIDGET_ORIGINS`: the shop sites that may embed the widget (comma-separated); any by
-    default: the shopper API uses no cookies, a conversation id is its only key."""
-    raw = os.environ.get("WIDGET_ORIGINS", "*")
-    return [origin.strip() for origin in raw.split(",") if origin.strip()]
-
-
 class ShopperCors:
     """CORS for the shopper API only (/api/conversations...): the widget runs on the shop's
-    own site. The console never answers cross-origin."""
+    own site. The console never answers cross-origin.
 
-    def __init__(self, app: ASGIApp) -> None:
+    `origins` (WIDGET_ORIGINS) are the shop sites that may embed the widget; "*" is any: the
+    shopper API uses no cookies, a conversation id is its only key."""
+
+    def __init__(self, app: ASGIApp, origins: Sequence[str]) -> None:
         self.app = app
-        self.origins = allowed_origins()
+        self.origins = list(origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/conversations"):

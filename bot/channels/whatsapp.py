@@ -13,8 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -27,6 +26,7 @@ from bot import conversations
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
 from bot.gateway.relay import STORE_DOWN, Gateway
+from bot.settings import Settings
 from bot.store.models import Conversation
 
 logger = logging.getLogger(__name__)
@@ -40,19 +40,25 @@ MAX_LIST_ROWS = 10
 
 @dataclass(frozen=True)
 class WhatsAppSettings:
-    token: str
+    token: str = field(repr=False)
     phone_number_id: str
-    app_secret: str
-    verify_token: str
-    api_url: str = "https://graph.facebook.com/v21.0"
+    app_secret: str = field(repr=False)
+    verify_token: str = field(repr=False)
+    api_url: str
 
     @classmethod
-    def from_env(cls) -> WhatsAppSettings | None:
-        names = ("WHATSAPP_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_APP_SECRET")
-        values = [os.environ.get(name) for name in (*names, "WHATSAPP_VERIFY_TOKEN")]
-        if not all(values):
-            return None
-        return cls(*values, api_url=os.environ.get("WHATSAPP_API_URL") or cls.api_url)
+    def from_settings(cls, settings: Settings) -> WhatsAppSettings | None:
+        """None unless all four of token, phone number id, app secret and verify token are
+        set: no WhatsApp."""
+        whatsapp = cls(
+            token=settings.whatsapp_token,
+            phone_number_id=settings.whatsapp_phone_number_id,
+            app_secret=settings.whatsapp_app_secret,
+            verify_token=settings.whatsapp_verify_token,
+            api_url=settings.whatsapp_api_url,
+        )
+        needed = (whatsapp.token, whatsapp.phone_number_id, whatsapp.app_secret)
+        return whatsapp if all(needed) and whatsapp.verify_token else None
 
 
 def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
@@ -101,10 +107,10 @@ class WhatsAppChannel:
         self.tasks: set[asyncio.Task] = set()
 
     async def start(self) -> None:
-        self.gateway.deliverers[CHANNEL] = self
+        self.gateway.delivery.register(CHANNEL, self)
 
     async def stop(self) -> None:
-        self.gateway.deliverers.pop(CHANNEL, None)
+        self.gateway.delivery.unregister(CHANNEL)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=10)
         await self.http.aclose()

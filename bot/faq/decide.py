@@ -9,11 +9,10 @@ kept apart from the benchmark sets; the README gives the numbers.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
-from bot.faq.encoders import DEFAULT_MODEL
 from bot.faq.index import Match
+from bot.settings import get_settings
 
 # model: (answer, suggest)
 THRESHOLDS: dict[str, tuple[float, float]] = {
@@ -27,14 +26,15 @@ SUGGESTIONS = 3
 
 def faq_model() -> str:
     """`FAQ_MODEL`: e5-small+use-m3 (default), e5-small, use-m3, minilm or st:/path/to/model."""
-    return os.environ.get("FAQ_MODEL") or DEFAULT_MODEL
+    return get_settings().faq_model
 
 
 def thresholds(model: str) -> tuple[float, float]:
     """Per-model thresholds; `FAQ_ANSWER_THRESHOLD` / `FAQ_SUGGEST_THRESHOLD` override them."""
     answer, suggest = THRESHOLDS.get(model, (None, None))
-    answer = float(os.environ.get("FAQ_ANSWER_THRESHOLD") or answer or 0)
-    suggest = float(os.environ.get("FAQ_SUGGEST_THRESHOLD") or suggest or 0)
+    settings = get_settings()
+    answer = settings.faq_answer_threshold or answer or 0
+    suggest = settings.faq_suggest_threshold or suggest or 0
     if not answer or not suggest:
         raise ValueError(
             f"no thresholds for FAQ model {model!r}: set FAQ_ANSWER_THRESHOLD "

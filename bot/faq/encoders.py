@@ -10,14 +10,14 @@ ships its weights: nothing is fetched from a hub at run time.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from typing import Literal, Protocol
 
 import numpy as np
 
+from bot.settings import keep_hugging_face_offline
+
 Kind = Literal["query", "document"]
-DEFAULT_MODEL = "e5-small+use-m3"  # why: README, "The FAQ"; FAQ_MODEL overrides it
 
 
 class Encoder(Protocol):
@@ -37,7 +37,7 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 class SentenceTransformerEncoder:
     def __init__(self, path: str, name: str | None = None) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub lookup would hang offline
+        keep_hugging_face_offline()
         from sentence_transformers import SentenceTransformer
 
         self.name = name or f"st:{path}"

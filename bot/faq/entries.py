@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from bot.settings import PROJECT_ROOT
+from bot.settings import DEFAULT_FAQ, get_settings
 
-DEFAULT_FAQ = PROJECT_ROOT / "data" / "faq"
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z]{2})?$")
 
 
 def faq_path() -> Path:
     """`FAQ_PATH`: the FAQ file or folder the assistant answers from (default data/faq)."""
-    return Path(os.environ.get("FAQ_PATH") or DEFAULT_FAQ)
+    return Path(get_settings().faq_path)
 
 
 class FaqError(ValueError):

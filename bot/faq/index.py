@@ -13,9 +13,9 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from bot.faq.encoders import DEFAULT_MODEL, Encoder, get_encoder
-from bot.faq.entries import DEFAULT_FAQ, FaqEntry, content_hash, faq_files, load_faq
-from bot.settings import PROJECT_ROOT
+from bot.faq.encoders import Encoder, get_encoder
+from bot.faq.entries import FaqEntry, content_hash, faq_files, load_faq
+from bot.settings import DEFAULT_FAQ, DEFAULT_FAQ_MODEL, PROJECT_ROOT
 
 CACHE_DIR = PROJECT_ROOT / "var" / "faq-index"
 
@@ -39,7 +39,7 @@ class FaqIndex:
     def load_or_build(
         cls,
         path: Path = DEFAULT_FAQ,
-        model: str = DEFAULT_MODEL,
+        model: str = DEFAULT_FAQ_MODEL,
         cache_dir: Path | None = None,
     ) -> FaqIndex:
         entries = load_faq(path)
@@ -101,7 +101,7 @@ ENCODER_LOCK = threading.Lock()
 _loaded: dict[tuple[str, str], tuple[tuple, FaqIndex]] = {}
 
 
-def get_index(path: Path = DEFAULT_FAQ, model: str = DEFAULT_MODEL) -> FaqIndex:
+def get_index(path: Path = DEFAULT_FAQ, model: str = DEFAULT_FAQ_MODEL) -> FaqIndex:
     """The index for this FAQ and model, loaded once per process and reloaded when a FAQ
     file changes (checked by modification time and size, which costs a stat per file)."""
     key = (str(path), model)

@@ -19,10 +19,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.channels import telegram, web, whatsapp
-from bot.gateway import console, insights, shopper_api
+from bot.gateway import console, explain_api, insights, shopper_api
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import STORE_DOWN, Gateway
 from bot.gateway.security import SecurityHeaders
+from bot.settings import Settings, get_settings
 from bot.store.db import database_reachable, get_engine
 
 logger = logging.getLogger(__name__)
@@ -53,18 +54,21 @@ async def store_down(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": STORE_DOWN}, status_code=503, headers={"Retry-After": "30"})
 
 
-def create_app(rasa_url: str | None = None, engine: Engine | None = None) -> Starlette:
-    """`engine` defaults to the store's; it must be reachable at start (tables, seed)."""
-    gateway = Gateway(RasaClient(rasa_url), engine or get_engine())
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+    """`settings` default to the environment's; `engine` to the store's (it must be reachable
+    at start: tables, seed)."""
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.store_database_url)
+    gateway = Gateway(RasaClient(settings.rasa_url), engine, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
         started = []
-        telegram_settings = telegram.TelegramSettings.from_env()
+        telegram_settings = telegram.TelegramSettings.from_settings(settings)
         if telegram_settings:
             app.state.telegram = telegram.TelegramChannel(gateway, telegram_settings)
             started.append(app.state.telegram)
-        whatsapp_settings = whatsapp.WhatsAppSettings.from_env()
+        whatsapp_settings = whatsapp.WhatsAppSettings.from_settings(settings)
         if whatsapp_settings:
             app.state.whatsapp = whatsapp.WhatsAppChannel(gateway, whatsapp_settings)
             started.append(app.state.whatsapp)
@@ -86,12 +90,17 @@ def create_app(rasa_url: str | None = None, engine: Engine | None = None) -> Sta
             *telegram.routes,
             *whatsapp.routes,
             *console.routes,
+            *explain_api.routes,
             *insights.routes,
         ],
-        middleware=[Middleware(SecurityHeaders), Middleware(web.ShopperCors)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(web.ShopperCors, origins=settings.widget_origins),
+        ],
         lifespan=lifespan,
         exception_handlers={OperationalError: store_down},
     )
+    app.state.settings = settings
     app.state.gateway = gateway
     app.state.telegram = None
     app.state.whatsapp = None

@@ -4,8 +4,6 @@ with the verified order beside it, answer the shopper, resolve or hand back, exp
 from __future__ import annotations
 
 import json
-import os
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from bot import conversations, staff, tickets
-from bot.gateway.relay import Gateway
+from bot.clock import utcnow
+from bot.gateway.requests import BadRequest, clean_text, form_fields, gateway_of, templates
 from bot.gateway.security import (
     SESSION_COOKIE,
     current_staff,
@@ -25,31 +23,9 @@ from bot.gateway.security import (
     staff_only,
     wants_json,
 )
-from bot.gateway.shopper_api import BadRequest, clean_text
 from bot.orders import get_order_source
-from bot.store.seed import utcnow
 
 HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-
-
-def waited(since: datetime, until: datetime | None = None) -> str:
-    seconds = int(((until or utcnow()) - since).total_seconds())
-    if seconds < 60:
-        return f"{max(seconds, 0)} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    if seconds < 86400:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"
-
-
-templates.env.filters["waited"] = waited
-templates.env.globals["reasons"] = tickets.REASONS
-
-
-def gateway_of(request: Request) -> Gateway:
-    return request.app.state.gateway
 
 
 def safe_next(target: str | None) -> str:
@@ -218,16 +194,6 @@ async def _change(request: Request, what: str) -> Response:
     return RedirectResponse(f"/console/tickets/{ticket.id}", status_code=303)
 
 
-async def form_fields(request: Request) -> dict:
-    if "application/json" in request.headers.get("content-type", ""):
-        try:
-            body = await request.json()
-        except ValueError as error:
-            raise BadRequest("the body is not valid JSON") from error
-        return body if isinstance(body, dict) else {}
-    return dict(await request.form())
-
-
 def change(what: str):
     @staff_only
     async def handler(request: Request) -> Response:
@@ -271,40 +237,7 @@ async def export(request: Request) -> Response:
     )
 
 
-def explain_allowed_without_login(request: Request) -> bool:
-    """`EXPLAIN_LOCAL=1`: scripts on the gateway's own machine may explain without a login."""
-    client = request.client.host if request.client else ""
-    return os.environ.get("EXPLAIN_LOCAL") == "1" and client in ("127.0.0.1", "::1")
-
-
-async def explain_message(request: Request) -> Response:
-    """`POST /api/explain {"text": ...}`: what the assistant would do with the message."""
-    if not explain_allowed_without_login(request):
-        return await _explain_for_staff(request)
-    return await _explain(request)
-
-
-@staff_only
-async def _explain_for_staff(request: Request) -> Response:
-    return await _explain(request)
-
-
-async def _explain(request: Request) -> Response:
-    from bot.explain import explain
-    from bot.gateway.rasa_client import RasaUnavailable
-
-    try:
-        text = clean_text((await form_fields(request)).get("text"))
-    except BadRequest as bad:
-        return JSONResponse({"error": str(bad)}, status_code=bad.status)
-    try:
-        return JSONResponse(await explain(text, gateway_of(request).rasa))
-    except RasaUnavailable:
-        return JSONResponse({"error": "Rasa is not available"}, status_code=503)
-
-
 routes = [
-    Route("/api/explain", explain_message, methods=["POST"]),
     Route("/console/login", login_page, methods=["GET"]),
     Route("/console/login", login, methods=["POST"]),
     Route("/console/logout", logout, methods=["POST"]),

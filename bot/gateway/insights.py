@@ -12,10 +12,10 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from bot import tickets
+from bot.clock import utcnow
 from bot.gateway import charts
-from bot.gateway.console import form_fields, gateway_of, templates
+from bot.gateway.requests import form_fields, gateway_of, templates
 from bot.gateway.security import current_staff, staff_only, wants_json
-from bot.store.seed import utcnow
 
 # bot.report and bot.faq are imported when the page is first used: they bring numpy,
 # scikit-learn and faiss (and the FAQ model, once loaded), which a gateway whose staff never

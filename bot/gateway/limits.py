@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Callable
@@ -24,11 +23,6 @@ class RateLimiter:
         self.clock = clock
         self._events: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
-
-    @classmethod
-    def from_env(cls, name: str, default: int) -> RateLimiter:
-        """`name` is an environment variable holding the limit per minute."""
-        return cls(int(os.environ.get(name, default)))
 
     def allow(self, key: str) -> bool:
         """Count one event for `key`; False (and not counted) if it is over the limit."""

@@ -3,16 +3,11 @@ events the gateway triggers (a conversation handed back to the bot)."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import httpx
 
-DEFAULT_RASA_URL = "http://127.0.0.1:5005"
-
-
-def rasa_url() -> str:
-    return os.environ.get("RASA_URL") or DEFAULT_RASA_URL
+from bot.settings import get_settings
 
 
 class RasaUnavailable(Exception):
@@ -21,7 +16,7 @@ class RasaUnavailable(Exception):
 
 class RasaClient:
     def __init__(self, base_url: str | None = None, timeout: float = 30.0) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url or rasa_url(), timeout=timeout)
+        self.http = httpx.AsyncClient(base_url=base_url or get_settings().rasa_url, timeout=timeout)
 
     async def send(
         self, sender: str, text: str, metadata: dict[str, Any] | None = None

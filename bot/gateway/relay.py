@@ -2,16 +2,16 @@
 
 Bot mode: the shopper's message goes to Rasa and the replies come back. Human mode (after a
 handoff): messages are stored and shown to staff, and the bot stays quiet until a person
-resolves the ticket or hands the conversation back.
+resolves the ticket or hands the conversation back. Getting what was said to the shopper's
+channel, with retries, is bot/gateway/delivery.py's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from weakref import WeakValueDictionary
 
 from sqlalchemy import Engine
@@ -20,10 +20,12 @@ from sqlalchemy.exc import OperationalError
 from bot import contract, conversations, replies, tickets
 from bot.contract import Reply
 from bot.conversations import Said
+from bot.gateway.delivery import Delivery
 from bot.gateway.hub import Hub
 from bot.gateway.limits import SLOW_DOWN, RateLimiter
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.policy import load_policy
+from bot.settings import Settings, get_settings
 from bot.store.models import Conversation, StaffUser
 
 logger = logging.getLogger(__name__)
@@ -49,27 +51,19 @@ def shows(message: dict[str, Any]) -> bool:
     return bool(message.get("text") or message.get("image"))
 
 
-class Deliverer(Protocol):
-    """Pushes messages to a channel that does not poll the gateway (Telegram, WhatsApp)."""
-
-    async def deliver(self, conversation: Conversation, said: list[Said]) -> None: ...
-
-
 class Gateway:
-    def __init__(self, rasa: RasaClient, engine: Engine | None = None) -> None:
+    def __init__(
+        self, rasa: RasaClient, engine: Engine | None = None, settings: Settings | None = None
+    ) -> None:
+        settings = settings or get_settings()
         self.rasa = rasa
         self.engine = engine
         self.hub = Hub()
-        self.deliverers: dict[str, Deliverer] = {}
-        self.message_limit = RateLimiter.from_env("RATE_LIMIT_MESSAGES_PER_MINUTE", 20)
+        self.delivery = Delivery(self.hub, settings.delivery_retry_delays, engine)
+        self.message_limit = RateLimiter(settings.rate_limit_messages_per_minute)
         # Web shoppers are anonymous, so each conversation is its own sender for the message
         # limit; this one, per client address, stops starting conversation after conversation.
-        self.conversation_limit = RateLimiter.from_env("RATE_LIMIT_CONVERSATIONS_PER_MINUTE", 10)
-        # Seconds between retries of a send that failed (Telegram or WhatsApp down).
-        self.retry_delays = [
-            float(d) for d in os.environ.get("DELIVERY_RETRY_DELAYS", "2,10,30,120").split(",")
-        ]
-        self._retries: set[asyncio.Task] = set()
+        self.conversation_limit = RateLimiter(settings.rate_limit_conversations_per_minute)
         # Held only while someone uses them, so the map does not grow with every conversation.
         self._conversation_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
 
@@ -167,43 +161,8 @@ class Gateway:
                     conversation.id, "bot", text, buttons=buttons, extra=extra, engine=self.engine
                 )
             )
-        await self._deliver(conversation, said)
+        await self.delivery.send(conversation, said)
         return said
-
-    async def _deliver(self, conversation: Conversation, said: list[Said]) -> None:
-        if said:
-            self.hub.notify(conversation.id)
-        deliverer = self.deliverers.get(conversation.channel)
-        if deliverer is None or not said:
-            return
-        try:
-            await deliverer.deliver(conversation, said)
-        except Exception as error:  # stored already; try again in the background
-            logger.warning("delivery to %s failed (%r); will retry", conversation.channel, error)
-            task = asyncio.create_task(self._redeliver(conversation, said))
-            self._retries.add(task)
-            task.add_done_callback(self._retries.discard)
-
-    async def _redeliver(self, conversation: Conversation, said: list[Said]) -> None:
-        """Retry a failed send a few times; if the channel stays down, say so in the
-        transcript so staff know the shopper has not seen it."""
-        for delay in self.retry_delays:
-            await asyncio.sleep(delay)
-            deliverer = self.deliverers.get(conversation.channel)
-            if deliverer is None:
-                break
-            try:
-                await deliverer.deliver(conversation, said)
-                return
-            except Exception as error:
-                logger.warning("delivery to %s failed again (%r)", conversation.channel, error)
-        conversations.add(
-            conversation.id,
-            "system",
-            f"Not delivered on {conversation.channel}: " + " / ".join(s.text for s in said),
-            engine=self.engine,
-        )
-        self.hub.notify(conversation.id)
 
     # --- staff side -----------------------------------------------------------------------
     def _conversation_of(self, ticket_id: int) -> Conversation:
@@ -226,7 +185,7 @@ class Gateway:
             said = conversations.add(
                 conversation.id, "agent", text, agent=agent, engine=self.engine
             )
-            await self._deliver(conversation, [said])
+            await self.delivery.send(conversation, [said])
             return said
 
     async def resolve(self, ticket_id: int, agent: StaffUser) -> None:

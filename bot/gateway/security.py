@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Awaitable, Callable
 from functools import wraps
 from urllib.parse import quote
@@ -13,6 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import staff
+from bot.gateway.requests import settings_of
 from bot.store.models import StaffSession
 
 SESSION_COOKIE = "sa_staff"
@@ -57,7 +57,7 @@ class SecurityHeaders:
 def secure_cookies(request: Request) -> bool:
     """Secure cookies over HTTPS (or behind a TLS proxy, or forced with CONSOLE_SECURE_COOKIES=1);
     a plain-HTTP demo on localhost could not log in otherwise."""
-    return request.url.scheme == "https" or os.environ.get("CONSOLE_SECURE_COOKIES") == "1"
+    return request.url.scheme == "https" or settings_of(request).console_secure_cookies
 
 
 def set_session_cookie(response: Response, request: Request, token: str) -> None:

@@ -3,51 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot import conversations
-from bot.gateway.relay import Gateway
+from bot.gateway.requests import BadRequest, clean_text, gateway_of, json_body
 
-MAX_TEXT_CHARS = 4000
 MAX_WAIT_SECONDS = 30.0
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def clean_text(value: Any) -> str:
-    """The shopper's text without control characters; refused if empty or too long."""
-    if not isinstance(value, str):
-        raise BadRequest("'text' must be a string")
-    text = "".join(ch for ch in value if ch in "\n\t" or ch.isprintable()).strip()
-    if not text:
-        raise BadRequest("the message is empty")
-    if len(text) > MAX_TEXT_CHARS:
-        raise BadRequest(f"the message is longer than {MAX_TEXT_CHARS} characters", 413)
-    return text
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    if "application/json" not in request.headers.get("content-type", ""):
-        raise BadRequest("send JSON (content-type: application/json)", 415)
-    try:
-        body = await request.json()
-    except ValueError as error:
-        raise BadRequest("the body is not valid JSON") from error
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
-def gateway_of(request: Request) -> Gateway:
-    return request.app.state.gateway
 
 
 def error(message: str, status: int) -> JSONResponse:

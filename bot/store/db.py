@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,13 +12,13 @@ from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import settings
+from bot.settings import SEED_FILE, get_settings
 from bot.store.models import Base, Order
 
 
 def get_engine(url: str | None = None) -> Engine:
     """The store's engine, its tables created and the demo shop seeded if empty."""
-    return _ready_engine(url or settings.database_url())
+    return _ready_engine(url or get_settings().store_database_url)
 
 
 @cache
@@ -35,7 +34,7 @@ def _create_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # How long a write waits for another process's write before failing "locked".
-        busy = float(os.environ.get("STORE_DB_BUSY_SECONDS", "15"))
+        busy = get_settings().store_db_busy_seconds
         engine = create_engine(url, connect_args={"timeout": busy})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
@@ -84,7 +83,7 @@ def ensure_database(engine: Engine, now: datetime | None = None) -> bool:
     with session_scope(engine) as session:
         if session.scalar(select(func.count(Order.id))):
             return False
-        load_seed(session, settings.SEED_FILE, now=now)
+        load_seed(session, SEED_FILE, now=now)
     return True
 
 

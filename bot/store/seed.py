@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import yaml
 from sqlalchemy.orm import Session
 
+from bot.clock import utcnow
 from bot.store.models import (
     Customer,
     Order,
@@ -17,11 +18,6 @@ from bot.store.models import (
     ReturnRequest,
     Shipment,
 )
-
-
-def utcnow() -> datetime:
-    """Naive UTC now: the store keeps all times in UTC without tzinfo."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
 def load_seed(session: Session, path: Path, now: datetime | None = None) -> int:

@@ -7,6 +7,7 @@ import secrets
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.clock import utcnow
 from bot.orders import (
     LineInfo,
     OrderChangeRefused,
@@ -18,7 +19,6 @@ from bot.orders import (
 from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Order, Refund, ReturnRequest
-from bot.store.seed import utcnow
 
 
 class SqlOrderSource:
