@@ -196,6 +196,23 @@ def handoff_notice(ticket_id: int, hours: SupportHours, now: datetime) -> str:
     )
 
 
+# --- what the gateway itself says -------------------------------------------------------
+
+UNAVAILABLE = (
+    "Sorry, the assistant is temporarily unavailable. Your message is saved; please try "
+    "again in a few minutes."
+)
+STORE_DOWN = (
+    "Sorry, we can't save messages right now, so this one was not received. "
+    "Please send it again in a minute."
+)
+TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
+SLOW_DOWN = (
+    "You're sending messages faster than I can read them. Your messages are saved; please "
+    "wait a minute before sending more."
+)
+
+
 # --- what the actions say besides order answers -------------------------------------------
 
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]

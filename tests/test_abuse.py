@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from bot import conversations
-from bot.gateway.limits import SLOW_DOWN, RateLimiter
+from bot.gateway.limits import RateLimiter
+from bot.replies import SLOW_DOWN
 from bot.store.db import get_engine
 from tests.conftest import Shopper, gateway_with
 from tests.fakes.server import serving, wait_for

@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from bot.gateway.relay import STORE_DOWN, UNAVAILABLE
+from bot.replies import STORE_DOWN, UNAVAILABLE
 from bot.store.db import get_engine
 from tests.conftest import Shopper, gateway_with, seed_order, ticket_of
 from tests.postgres_server import PostgresServer

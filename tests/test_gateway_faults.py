@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from bot import conversations
 from bot.gateway.app import create_app
-from bot.gateway.relay import STORE_DOWN, UNAVAILABLE
+from bot.replies import STORE_DOWN, UNAVAILABLE
 from bot.settings import Settings, get_settings
 from bot.stack import free_port
 

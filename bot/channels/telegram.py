@@ -27,10 +27,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import conversations
+from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
-from bot.gateway.relay import STORE_DOWN, Gateway
+from bot.gateway.relay import Gateway
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -147,7 +147,7 @@ class TelegramChannel:
             logger.warning("a Telegram message could not be stored: %s", context.error.orig)
             if isinstance(update, Update) and update.effective_chat is not None:
                 with contextlib.suppress(TelegramError):
-                    await context.bot.send_message(update.effective_chat.id, STORE_DOWN)
+                    await context.bot.send_message(update.effective_chat.id, replies.STORE_DOWN)
             return
         logger.error("a Telegram update could not be handled", exc_info=context.error)
 

@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot import conversations
+from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
-from bot.gateway.relay import STORE_DOWN, Gateway
+from bot.gateway.relay import Gateway
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -147,7 +147,7 @@ class WhatsAppChannel:
         except OperationalError as error:
             # Its id is recorded, so WhatsApp's retry would be skipped: ask for it again.
             logger.warning("a WhatsApp message could not be stored: %s", error.orig)
-            await self.send_text(str(message["from"]), STORE_DOWN)
+            await self.send_text(str(message["from"]), replies.STORE_DOWN)
         except Exception:
             logger.exception("a WhatsApp message could not be handled")
 

@@ -18,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot import replies
 from bot.channels import telegram, web, whatsapp
 from bot.gateway import console, explain_api, insights, shopper_api
 from bot.gateway.rasa_client import RasaClient
-from bot.gateway.relay import STORE_DOWN, Gateway
+from bot.gateway.relay import Gateway
 from bot.gateway.security import SecurityHeaders
 from bot.settings import Settings, get_settings
 from bot.store.db import database_reachable, get_engine
@@ -51,7 +52,9 @@ async def store_down(request: Request, exc: Exception) -> JSONResponse:
     cause = getattr(exc, "orig", exc)
     path = KEY_IN_PATH.sub("/…", request.url.path)  # conversation ids are shoppers' keys
     logger.warning("%s %s: database unavailable: %s", request.method, path, cause)
-    return JSONResponse({"error": STORE_DOWN}, status_code=503, headers={"Retry-After": "30"})
+    return JSONResponse(
+        {"error": replies.STORE_DOWN}, status_code=503, headers={"Retry-After": "30"}
+    )
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:

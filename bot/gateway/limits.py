@@ -6,11 +6,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-SLOW_DOWN = (
-    "You're sending messages faster than I can read them. Your messages are saved; please "
-    "wait a minute before sending more."
-)
-
 
 class RateLimiter:
     """At most `limit` events per `window` seconds for each key (a sliding window)."""

@@ -22,24 +22,13 @@ from bot.contract import Reply
 from bot.conversations import Said
 from bot.gateway.delivery import Delivery
 from bot.gateway.hub import Hub
-from bot.gateway.limits import SLOW_DOWN, RateLimiter
+from bot.gateway.limits import RateLimiter
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.policy import load_policy
 from bot.settings import Settings, get_settings
 from bot.store.models import Conversation, StaffUser
 
 logger = logging.getLogger(__name__)
-
-UNAVAILABLE = (
-    "Sorry, the assistant is temporarily unavailable. Your message is saved; please try "
-    "again in a few minutes."
-)
-STORE_DOWN = (
-    "Sorry, we can't save messages right now, so this one was not received. "
-    "Please send it again in a minute."
-)
-SILENT_BOT = "Sorry, something went wrong on my side."
-TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
 
 
 def said_by_bot(text: str) -> Reply:
@@ -95,7 +84,7 @@ class Gateway:
             if not allowed:
                 logger.info("%s: sender over the rate limit", conversations.log_ref(cid))
                 if self.message_limit.first_refusal(sender):
-                    return await self._say(current, said_by_bot(SLOW_DOWN))
+                    return await self._say(current, said_by_bot(replies.SLOW_DOWN))
                 return []
             try:
                 answer = await self.rasa.send(
@@ -105,11 +94,11 @@ class Gateway:
                 )
             except RasaUnavailable as error:
                 logger.warning("%s: %s", conversations.log_ref(cid), error)
-                return await self._say(current, said_by_bot(UNAVAILABLE))
+                return await self._say(current, said_by_bot(replies.UNAVAILABLE))
             reply = contract.read_reply(answer)
             if not any(shows(message) for message in reply.visible) and reply.handoff is None:
                 # Rasa answered nothing: an action failed before it could say anything.
-                reply.visible = [{"text": SILENT_BOT}]
+                reply.visible = [{"text": replies.SOMETHING_WENT_WRONG}]
                 reply.handoff = contract.Handoff(contract.ACTION_ERROR)
                 reply.notes[contract.NOTE_HANDOFF] = contract.ACTION_ERROR
             said = await self._say(current, reply)
@@ -133,7 +122,7 @@ class Gateway:
             current = conversations.get(cid, self.engine)
             if current.mode == "human":
                 return []
-            return await self._say(current, said_by_bot(TEXT_ONLY))
+            return await self._say(current, said_by_bot(replies.TEXT_ONLY))
 
     async def _say(self, conversation: Conversation, reply: Reply) -> list[Said]:
         """Store the bot's replies and deliver them. If the bot asked for a person, the
