@@ -28,7 +28,7 @@ TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt $(sort
 MODEL_HASH = $(shell cat $(TRAIN_INPUTS) | sha256sum | cut -c1-16)
 MODEL = models/assistant-$(MODEL_HASH).tar.gz
 
-.PHONY: run shell train test lint validate test-stories bench venvs db-reset staff clean
+.PHONY: run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean
 
 venvs: $(VENV) $(VENV_RASA)
 
@@ -95,6 +95,10 @@ test-stories: train | var/log
 
 test: venvs lint validate test-stories $(CHROMIUM)
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
+
+# No servers and no trained model: the quick loop while changing code.
+test-unit: $(VENV)
+	$(PY) -m pytest -q tests/unit
 
 bench: venvs train
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation

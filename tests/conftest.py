@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ def make_stack(tmp: Path) -> Stack:
         log_dir=tmp,
         env={
             "STORE_DATABASE_URL": f"sqlite:///{tmp / 'store.db'}",
-            # Every test shopper comes from 127.0.0.1; tests/test_abuse.py checks the limits.
+            # Every test shopper comes from 127.0.0.1; tests/e2e/test_abuse.py checks the limits.
             "RATE_LIMIT_MESSAGES_PER_MINUTE": "100000",
             "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "100000",
         },
@@ -75,9 +76,22 @@ def fresh_settings():
     get_settings.cache_clear()
 
 
+@pytest.fixture(scope="session")
+def seeded_store_file(tmp_path_factory) -> Path:
+    """The demo shop seeded once into a SQLite file that each test's store starts as a copy of
+    (seeding takes longer than most tests)."""
+    path = tmp_path_factory.mktemp("seeded") / "store.db"
+    engine = get_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:  # everything in the main file, nothing in the WAL
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
 @pytest.fixture
-def store(tmp_path, monkeypatch):
+def store(tmp_path, monkeypatch, seeded_store_file):
     """A new SQLite database seeded with the demo shop, used by the actions too."""
+    shutil.copyfile(seeded_store_file, tmp_path / "store.db")
     url = f"sqlite:///{tmp_path / 'store.db'}"
     monkeypatch.setenv("STORE_DATABASE_URL", url)
     get_settings.cache_clear()

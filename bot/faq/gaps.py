@@ -17,7 +17,7 @@ from bot.faq.decide import faq_model
 from bot.faq.encoders import get_encoder
 from bot.faq.index import ENCODER_LOCK
 
-# Chosen with the default model on tests/test_report.py's PARAPHRASES (12 questions, 28
+# Chosen with the default model on tests/unit/test_report.py's PARAPHRASES (12 questions, 28
 # phrasings): pairs put together 1.00 right, 0.85 of the true pairs found, 10 of 12 groups
 # exact (average linkage: 0.68 / 0.85 / 8; 0.76: 0.89 / 0.85 / 10; 0.80: 1.00 / 0.55 / 7).
 SAME_QUESTION_SIMILARITY = 0.78

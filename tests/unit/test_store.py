@@ -62,7 +62,7 @@ def test_cancelling_an_unpaid_order_creates_no_refund(store):
 
 
 def test_order_source_is_pluggable(monkeypatch, store):
-    monkeypatch.setenv("ORDER_SOURCE", "tests.test_store:EmptyShop")
+    monkeypatch.setenv("ORDER_SOURCE", "tests.unit.test_store:EmptyShop")
     get_settings.cache_clear()
     get_order_source.cache_clear()
     assert isinstance(get_order_source(), EmptyShop)

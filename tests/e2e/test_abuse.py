@@ -7,7 +7,6 @@ import httpx
 import pytest
 
 from bot import conversations
-from bot.gateway.limits import RateLimiter
 from bot.replies import SLOW_DOWN
 from bot.store.db import get_engine
 from tests.conftest import Shopper, gateway_with
@@ -15,18 +14,6 @@ from tests.fakes.server import serving, wait_for
 from tests.fakes.telegram_api import FakeBotApi
 
 LIMITS = {"RATE_LIMIT_MESSAGES_PER_MINUTE": "3", "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "3"}
-
-
-def test_the_limiter_counts_a_sliding_window_per_key():
-    now = [0.0]
-    limiter = RateLimiter(2, window=60, clock=lambda: now[0])
-    assert limiter.allow("a") and limiter.allow("a") and not limiter.allow("a")
-    assert limiter.allow("b")  # another sender has its own budget
-    assert limiter.first_refusal("a") and not limiter.first_refusal("a")
-    now[0] = 30.0
-    assert limiter.retry_after("a") == 30.0
-    now[0] = 60.5
-    assert limiter.allow("a") and limiter.retry_after("b") == 0
 
 
 @pytest.mark.e2e
