@@ -1,5 +1,5 @@
 # Storefront Assist. `make run` sets everything up and starts the assistant; `make test` runs
-# every check CI runs. See README.md.
+# every check CI runs; `make help` lists every target. See README.md.
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 .DEFAULT_GOAL := run
@@ -28,9 +28,16 @@ TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt $(sort
 MODEL_HASH = $(shell cat $(TRAIN_INPUTS) | sha256sum | cut -c1-16)
 MODEL = models/assistant-$(MODEL_HASH).tar.gz
 
-.PHONY: run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean
+.PHONY: help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean
 
-venvs: $(VENV) $(VENV_RASA)
+# Every target's rule line ends with `## what it does`; `make help` lists them in file order.
+help: ## list the targets, one line each
+	@awk -F ':.*## ' '/^[A-Za-z0-9_-]+:.*## / { n++; name[n] = $$1; what[n] = $$2; \
+	  if (length($$1) > w) w = length($$1) } \
+	  END { print "make TARGET (default: $(.DEFAULT_GOAL))"; \
+	    for (i = 1; i <= n; i++) printf "  %-" w "s  %s\n", name[i], what[i] }' $(MAKEFILE_LIST)
+
+venvs: $(VENV) $(VENV_RASA) ## create .venv (Python 3.11) and .venv-rasa (3.10), again when requirements change
 
 $(VENV): pyproject.toml
 	$(PY311) -m venv .venv
@@ -48,7 +55,7 @@ $(VENV_RASA): requirements-rasa.txt
 	touch $@
 
 # The model is named by a hash of everything training reads: unchanged inputs, no training.
-train: $(VENV_RASA) | var/log
+train: $(VENV_RASA) | var/log ## train the Rasa model, only if its inputs changed
 	@if [ -f $(MODEL) ]; then echo "Model up to date: $(MODEL)"; else \
 	  mkdir -p models; echo "Training $(MODEL) (about a minute; log in var/log/train.log)"; \
 	  $(RASA) train --data $(TRAIN_DATA) --fixed-model-name assistant-$(MODEL_HASH) --out models \
@@ -56,17 +63,17 @@ train: $(VENV_RASA) | var/log
 	  find models -name 'assistant-*.tar.gz' ! -name 'assistant-$(MODEL_HASH).tar.gz' -delete; \
 	  echo "Trained $(MODEL)"; fi
 
-run: venvs train
+run: venvs train ## install everything, train if needed, start on 127.0.0.1
 	$(PY) -m bot.stack run --model $(MODEL)
 
-shell: venvs train
+shell: venvs train ## chat with Rasa and the actions in the terminal (no gateway)
 	$(PY) -m bot.stack shell --model $(MODEL)
 
-db-reset: $(VENV)
+db-reset: $(VENV) ## put the store database back to the seeded demo shop
 	$(PY) -m bot.cli db reset
 
 # A staff account for the console: make staff NAME=alex (asks for the password).
-staff: $(VENV)
+staff: $(VENV) ## add a console account: make staff NAME=alex (asks for the password)
 	@test -n "$(NAME)" || { echo "usage: make staff NAME=username"; exit 1; }
 	$(PY) -m bot.cli staff add "$(NAME)"
 
@@ -75,10 +82,10 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q >/dev/null
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
 
-lint: $(VENV)
+lint: $(VENV) ## ruff check over the whole project
 	.venv/bin/ruff check .
 
-validate: $(VENV_RASA) | var/log
+validate: $(VENV_RASA) | var/log ## rasa data validate on the training data
 	$(RASA) data validate --data $(TRAIN_DATA) > var/log/validate.log 2>&1 \
 	  || { cat var/log/validate.log; exit 1; }
 	@grep -q "No story structure conflicts found" var/log/validate.log \
@@ -86,21 +93,20 @@ validate: $(VENV_RASA) | var/log
 	@echo "rasa data validate: ok"
 
 # Rasa test stories (happy and unhappy paths) against the trained model's policies.
-test-stories: train | var/log
+test-stories: train | var/log ## Rasa test stories (tests/stories) against the trained model
 	rm -rf var/story-results
 	$(RASA) test core --stories tests/stories --model $(MODEL) --out var/story-results \
 	  --fail-on-prediction-errors > var/log/test-stories.log 2>&1 \
 	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
 
-test: venvs lint validate test-stories $(CHROMIUM)
+test: venvs lint validate test-stories $(CHROMIUM) ## every check CI runs: lint, validate, stories, pytest
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
 
-# No servers and no trained model: the quick loop while changing code.
-test-unit: $(VENV)
+test-unit: $(VENV) ## unit tests only: no servers, no trained model (under a minute)
 	$(PY) -m pytest -q tests/unit
 
-bench: venvs train
+bench: venvs train ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway
@@ -111,5 +117,5 @@ bench: venvs train
 var/log:
 	mkdir -p $@
 
-clean:
+clean: ## delete the trained models and var/ (databases, logs, FAQ index)
 	rm -rf models var .pytest_cache
