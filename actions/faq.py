@@ -76,7 +76,10 @@ def say_faq_reply(
         say(
             text=replies.DID_YOU_MEAN,
             buttons=[
-                {"title": entry.question, "payload": f'/faq_choice{{"faq_id": "{entry.id}"}}'}
+                {
+                    "title": entry.question_in(reply.language),
+                    "payload": f'/faq_choice{{"faq_id": "{entry.id}"}}',
+                }
                 for entry in reply.suggestions
             ],
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -33,6 +33,15 @@ class FaqError(ValueError):
 
 
 @dataclass(frozen=True)
+class Translation:
+    """An entry in another language (`translations/<code>.yml` beside the FAQ files)."""
+
+    question: str
+    answer: str
+    alternatives: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FaqEntry:
     id: str
     question: str
@@ -40,20 +49,38 @@ class FaqEntry:
     alternatives: tuple[str, ...] = ()
     answers: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    translations: dict[str, Translation] = field(default_factory=dict)
 
     @property
     def phrasings(self) -> tuple[str, ...]:
-        """Everything the search matches against: the question and its alternatives."""
-        return (self.question, *self.alternatives)
+        """Everything the search matches against: the question and its alternatives, in
+        every language the entry has."""
+        translated = (p for t in self.translations.values() for p in (t.question, *t.alternatives))
+        return (self.question, *self.alternatives, *translated)
 
     def answer_in(self, language: str | None) -> str:
+        if translation := self.translations.get(language or ""):
+            return translation.answer
         return self.answers.get(language or "", self.answer)
+
+    def question_in(self, language: str | None) -> str:
+        """The question as a shopper of that language reads it (a suggestion's title)."""
+        translation = self.translations.get(language or "")
+        return translation.question if translation else self.question
+
+
+TRANSLATIONS = "translations"
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*.y*ml") if p.suffix in (".yml", ".yaml"))
 
 
 def faq_files(path: Path) -> list[Path]:
+    """The entry files, then the translation files (a folder's `translations/`)."""
     path = Path(path)
     if path.is_dir():
-        return sorted(p for p in path.glob("*.y*ml") if p.suffix in (".yml", ".yaml"))
+        return _yaml_files(path) + _yaml_files(path / TRANSLATIONS)
     if not path.exists():
         raise FaqError(path, None, None, "no such file or folder")
     return [path]
@@ -68,10 +95,15 @@ def content_hash(path: Path) -> str:
 
 
 def load_faq(path: Path = DEFAULT_FAQ) -> list[FaqEntry]:
-    """All entries of a FAQ file, or of every YAML file in a folder (ids unique across them)."""
+    """All entries of a FAQ file, or of every YAML file in a folder (ids unique across them),
+    with their translations from the folder's `translations/`."""
     entries: list[FaqEntry] = []
     seen: dict[str, Path] = {}
-    for file in faq_files(path):
+    files = faq_files(path)
+    translation_files = [f for f in files if f.parent.name == TRANSLATIONS]
+    for file in files:
+        if file in translation_files:
+            continue
         for number, entry in enumerate(_load_file(file), 1):
             if entry.id in seen:
                 raise FaqError(
@@ -82,16 +114,77 @@ def load_faq(path: Path = DEFAULT_FAQ) -> list[FaqEntry]:
                 )
             seen[entry.id] = file
             entries.append(entry)
+    for file in translation_files:
+        language, translated = _load_translations(file)
+        unknown = set(translated) - set(seen)
+        if unknown:
+            raise FaqError(file, sorted(unknown)[0], None, "no entry has this id")
+        entries = [
+            replace(entry, translations={**entry.translations, language: translated[entry.id]})
+            if entry.id in translated
+            else entry
+            for entry in entries
+        ]
     return entries
 
 
-def _load_file(path: Path) -> list[FaqEntry]:
+def _read_yaml(path: Path) -> object:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise FaqError(path, None, None, f"not valid YAML: {error}") from None
     except UnicodeDecodeError:
         raise FaqError(path, None, None, "not UTF-8 text") from None
+
+
+def _load_translations(path: Path) -> tuple[str, dict[str, Translation]]:
+    """`language: <code>` and `entries: {id: {question, alternatives, answer}}`."""
+    data = _read_yaml(path)
+    if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+        raise FaqError(path, None, "entries", "must map entry ids to their translation")
+    language = data.get("language")
+    if not isinstance(language, str) or not LANG_RE.match(language):
+        raise FaqError(path, None, "language", "required: a language code such as tr or pt-BR")
+    translated = {}
+    for entry_id, raw in data["entries"].items():
+        label = str(entry_id)
+        if not isinstance(raw, dict) or set(raw) - {"question", "alternatives", "answer"}:
+            raise FaqError(path, label, None, "takes question, alternatives and answer only")
+        fields = _Fields(path, label, raw)
+        translated[label] = Translation(
+            question=fields.text("question"),
+            answer=fields.text("answer"),
+            alternatives=fields.texts("alternatives"),
+        )
+    return language, translated
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """Reads one entry's text fields, naming the file, entry and field in every error."""
+
+    path: Path
+    label: str
+    raw: dict
+
+    def text(self, name: str, value: object = None) -> str:
+        value = self.raw.get(name) if value is None else value
+        if not isinstance(value, str) or not value.strip():
+            raise FaqError(self.path, self.label, name, "required: a non-empty text")
+        return " ".join(value.split())
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        value = self.raw.get(name) or []
+        if not isinstance(value, list):
+            raise FaqError(self.path, self.label, name, "must be a list of texts")
+        return tuple(
+            self.text(f"{name}[{i}]", item if isinstance(item, str) else "")
+            for i, item in enumerate(value)
+        )
+
+
+def _load_file(path: Path) -> list[FaqEntry]:
+    data = _read_yaml(path)
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("entries") or [], list):
@@ -112,17 +205,7 @@ def parse_entry(path: Path, number: int, raw: object) -> FaqEntry:
     if not isinstance(entry_id, str) or not ID_RE.match(entry_id):
         raise FaqError(path, label, "id", "required: lowercase letters, digits and dashes")
     label = f"#{number} ({entry_id})"
-
-    def text(name: str, value: object) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise FaqError(path, label, name, "required: a non-empty text")
-        return " ".join(value.split())
-
-    def texts(name: str) -> tuple[str, ...]:
-        value = raw.get(name) or []
-        if not isinstance(value, list):
-            raise FaqError(path, label, name, "must be a list of texts")
-        return tuple(text(f"{name}[{i}]", item) for i, item in enumerate(value))
+    fields = _Fields(path, label, raw)
 
     answers = raw.get("answers") or {}
     if not isinstance(answers, dict):
@@ -132,9 +215,9 @@ def parse_entry(path: Path, number: int, raw: object) -> FaqEntry:
             raise FaqError(path, label, "answers", f"'{language}' is not a language code")
     return FaqEntry(
         id=entry_id,
-        question=text("question", raw.get("question")),
-        answer=text("answer", raw.get("answer")),
-        alternatives=texts("alternatives"),
-        answers={lang: text(f"answers.{lang}", value) for lang, value in answers.items()},
-        tags=texts("tags"),
+        question=fields.text("question"),
+        answer=fields.text("answer"),
+        alternatives=fields.texts("alternatives"),
+        answers={lang: fields.text(f"answers.{lang}", value) for lang, value in answers.items()},
+        tags=fields.texts("tags"),
     )

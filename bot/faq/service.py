@@ -20,6 +20,7 @@ class FaqReply:
     text: str = ""
     entry_id: str | None = None
     suggestions: list[FaqEntry] = field(default_factory=list)
+    language: str | None = None  # the shopper's, for suggestions' titles
 
 
 def warm_up() -> None:
@@ -60,12 +61,14 @@ def search_with_matches(
 
 def reply_to(question: str, path: Path | None = None, store_question: bool = False) -> FaqReply:
     decision = search(question, path, store_question)
+    language = language_of(question)
     if decision.kind == "answer":
         entry = decision.best.entry
-        return FaqReply("answer", entry.answer_in(language_of(question)), entry.id)
+        return FaqReply("answer", entry.answer_in(language), entry.id, language=language)
     if decision.kind == "suggest":
-        return FaqReply("suggest", suggestions=[m.entry for m in decision.matches])
-    return FaqReply("unknown")
+        suggestions = [m.entry for m in decision.matches]
+        return FaqReply("suggest", suggestions=suggestions, language=language)
+    return FaqReply("unknown", language=language)
 
 
 def answer_entry(entry_id: str, language: str | None = None, path: Path | None = None) -> FaqReply:
