@@ -23,12 +23,13 @@ def get_engine(url: str | None = None) -> Engine:
 
 @cache
 def _ready_engine(url: str) -> Engine:
-    engine = _create_engine(url)
+    engine = create_store_engine(url)
     ensure_database(engine)
     return engine
 
 
-def _create_engine(url: str) -> Engine:
+def create_store_engine(url: str) -> Engine:
+    """An engine for the store's URL, with the SQLite settings, but no upgrade or seed."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
