@@ -26,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="the store database (STORE_DATABASE_URL)")
     db.add_argument(
         "action",
-        choices=["init", "reset"],
-        help="init: create and seed if empty; reset: drop everything and seed the demo shop again",
+        choices=["init", "upgrade", "reset"],
+        help="init: upgrade and seed if empty; upgrade: bring the schema to the newest revision, "
+        "keeping every row (no seeding); reset: drop everything and seed the demo shop again",
     )
 
     accounts = sub.add_parser("staff", help="staff accounts for the support console")
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "db":
-            return run_db(args.action)
+            return run_db(args.action, settings)
         if args.command == "staff":
             return run_staff(args, settings)
         if args.command == "report":
@@ -76,18 +77,33 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def run_db(action: str) -> int:
+def run_db(action: str, settings: Settings) -> int:
     from sqlalchemy import func, select
 
-    from bot.store.db import get_engine, reset_database, session_scope
+    from bot.store.db import create_store_engine, ensure_database, reset_database, session_scope
+    from bot.store.migrations import UnknownSchemaError, current_revision, upgrade_to_head
     from bot.store.models import Order
 
-    engine = get_engine()  # creates and seeds an empty database
-    if action == "reset":
-        reset_database(engine)
-    with session_scope(engine) as session:
-        orders = session.scalar(select(func.count(Order.id)))
-    print(f"{engine.url.render_as_string(hide_password=True)}: {orders} orders")
+    engine = create_store_engine(settings.store_database_url)
+    try:
+        before = current_revision(engine)
+        if action == "upgrade":
+            upgrade_to_head(engine)  # the schema only: no seeding, a shop's own data stays its own
+        elif action == "reset":
+            reset_database(engine)
+        else:
+            ensure_database(engine)
+        after = current_revision(engine)
+        with session_scope(engine) as session:
+            orders = session.scalar(select(func.count(Order.id)))
+    except UnknownSchemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    change = "" if after == before else f" (was {before or 'not recorded'})"
+    where = engine.url.render_as_string(hide_password=True)
+    print(f"{where}: {orders} orders, schema at revision {after}{change}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Engine and sessions for the store database, created and seeded on first use."""
+"""Engine and sessions for the store database, upgraded to the newest schema and seeded on
+first use."""
 
 from __future__ import annotations
 
@@ -13,22 +14,24 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import SEED_FILE, get_settings
+from bot.store.migrations import VERSION_TABLE, upgrade_to_head
 from bot.store.models import Base, Order
 
 
 def get_engine(url: str | None = None) -> Engine:
-    """The store's engine, its tables created and the demo shop seeded if empty."""
+    """The store's engine, its schema upgraded to head and the demo shop seeded if empty."""
     return _ready_engine(url or get_settings().store_database_url)
 
 
 @cache
 def _ready_engine(url: str) -> Engine:
-    engine = _create_engine(url)
+    engine = create_store_engine(url)
     ensure_database(engine)
     return engine
 
 
-def _create_engine(url: str) -> Engine:
+def create_store_engine(url: str) -> Engine:
+    """An engine for the store's URL, with the SQLite settings, but no upgrade or seed."""
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
@@ -73,13 +76,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def ensure_database(engine: Engine, now: datetime | None = None) -> bool:
-    """Create the tables, and seed the demo shop if there are no orders yet.
+    """Upgrade the schema to the newest migration, and seed the demo shop if there are no
+    orders yet.
 
     Returns True when it seeded.
     """
     from bot.store.seed import load_seed
 
-    Base.metadata.create_all(engine)
+    upgrade_to_head(engine)
     with session_scope(engine) as session:
         if session.scalar(select(func.count(Order.id))):
             return False
@@ -88,6 +92,8 @@ def ensure_database(engine: Engine, now: datetime | None = None) -> bool:
 
 
 def reset_database(engine: Engine, now: datetime | None = None) -> None:
-    """Drop everything and seed the demo shop again."""
+    """Drop everything, the migrations' record too, and build and seed the demo shop again."""
     Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
     ensure_database(engine, now=now)
