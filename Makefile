@@ -23,12 +23,22 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Training data. The FAQ (data/faq) and the demo shop (data/shop) are not training data:
 # editing them never needs a retrain.
-TRAIN_DATA := $(sort $(wildcard data/nlu/*.yml)) $(sort $(wildcard data/rules*.yml data/stories*.yml))
-TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt $(sort $(wildcard rasa_components/*.py))
+# data/nlu/languages/ holds the examples in every other language (our own writing too).
+TRAIN_DATA := $(sort $(wildcard data/nlu/*.yml data/nlu/languages/*.yml)) \
+  $(sort $(wildcard data/rules*.yml data/stories*.yml))
+# The NLU components import these from bot/ (standard library only).
+TRAIN_INPUTS := config.yml domain.yml $(TRAIN_DATA) requirements-rasa.txt \
+  $(sort $(wildcard rasa_components/*.py)) bot/contract.py bot/order_numbers.py
 MODEL_HASH = $(shell cat $(TRAIN_INPUTS) | sha256sum | cut -c1-16)
 MODEL = models/assistant-$(MODEL_HASH).tar.gz
 
-.PHONY: help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean
+# Message catalogs (bot/i18n.py): the .po files are the source, the compiled .mo files are
+# built here and never committed.
+CATALOGS_PO := $(wildcard bot/locale/*/LC_MESSAGES/messages.po)
+CATALOGS_MO := $(CATALOGS_PO:.po=.mo)
+PYBABEL := .venv/bin/pybabel
+
+.PHONY: help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean catalogs catalogs-update catalog-new
 
 # Every target's rule line ends with `## what it does`; `make help` lists them in file order.
 help: ## list the targets, one line each
@@ -63,7 +73,25 @@ train: $(VENV_RASA) | var/log ## train the Rasa model, only if its inputs change
 	  find models -name 'assistant-*.tar.gz' ! -name 'assistant-$(MODEL_HASH).tar.gz' -delete; \
 	  echo "Trained $(MODEL)"; fi
 
-run: venvs train ## install everything, train if needed, start on 127.0.0.1
+catalogs: $(CATALOGS_MO) ## compile the message catalogs (bot/locale/*/LC_MESSAGES/messages.mo)
+
+bot/locale/%/LC_MESSAGES/messages.mo: bot/locale/%/LC_MESSAGES/messages.po $(VENV)
+	$(PYBABEL) compile --use-fuzzy -i $< -o $@ 2>&1 | { grep -v "^compiling" || true; }
+
+# After changing any shopper-facing text: collect the message ids (Python `_()`/`N_()` and
+# domain.yml's responses, babel.cfg) and merge them into every catalog, to be translated.
+catalogs-update: $(VENV) ## extract the message ids into messages.pot and merge them into every catalog
+	$(PYBABEL) extract -F babel.cfg -k N_ --no-wrap --sort-by-file --omit-header \
+	  -o bot/locale/messages.pot . > /dev/null
+	$(PYBABEL) update -i bot/locale/messages.pot -d bot/locale --no-wrap --ignore-obsolete
+
+# A new language: make catalog-new LANG=it, then translate bot/locale/it/LC_MESSAGES/messages.po
+# (and add data/nlu/languages/it.yml, data/faq/translations/it.yml, data/languages/it.yml).
+catalog-new: $(VENV) ## start the catalog of a new language: make catalog-new LANG=it
+	@test -n "$(LANG)" || { echo "usage: make catalog-new LANG=code"; exit 1; }
+	$(PYBABEL) init -i bot/locale/messages.pot -d bot/locale -l $(LANG) --no-wrap
+
+run: venvs train catalogs ## install everything, train if needed, start on 127.0.0.1
 	$(PY) -m bot.stack run --model $(MODEL)
 
 shell: venvs train ## chat with Rasa and the actions in the terminal (no gateway)
@@ -100,13 +128,13 @@ test-stories: train | var/log ## Rasa test stories (tests/stories) against the t
 	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
 
-test: venvs lint validate test-stories $(CHROMIUM) ## every check CI runs: lint, validate, stories, pytest
+test: venvs catalogs lint validate test-stories $(CHROMIUM) ## every check CI runs: lint, validate, stories, pytest
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
 
-test-unit: $(VENV) ## unit tests only: no servers, no trained model (under a minute)
+test-unit: $(VENV) catalogs ## unit tests only: no servers, no trained model (under a minute)
 	$(PY) -m pytest -q tests/unit
 
-bench: venvs train ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
+bench: venvs train catalogs ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway

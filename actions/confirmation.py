@@ -8,7 +8,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off, note_outcome, verified_orders
+from actions.dialogue import hand_off, note_outcome, texts_for, verified_orders
 from actions.orders import CHANGES, make_change
 from actions.shop_action import ShopAction
 from bot import contract, replies
@@ -24,32 +24,33 @@ class ActionResolveConfirmation(ShopAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        _ = texts_for(tracker)
         pending = tracker.get_slot("pending_action") or ""
-        kind, _, detail = pending.partition(":")
+        kind, _colon, detail = pending.partition(":")
         yes = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
         done = [SlotSet("pending_action", None)]
         say = dispatcher.utter_message
         if kind == "faq_feedback":
             note_outcome(dispatcher, feedback="yes" if yes else "no", faq_id=detail)
             if not yes:
-                say(text=replies.SORRY_OFFER_PERSON)
+                say(text=_(replies.SORRY_OFFER_PERSON))
                 return [SlotSet("pending_action", f"handoff:{contract.BOT_FAILED}")]
-            say(text=replies.GLAD_IT_HELPED)
+            say(text=_(replies.GLAD_IT_HELPED))
         elif kind == "handoff":
             if yes:
                 return done + hand_off(dispatcher, tracker, detail or contract.SHOPPER_REQUEST)
-            say(text=replies.NO_PROBLEM)
+            say(text=_(replies.NO_PROBLEM))
             return done
         elif kind in CHANGES:
             if not yes:
-                say(text=replies.left_as_is(detail))
+                say(text=replies.left_as_is(detail, _))
             elif detail not in verified_orders(tracker):
-                say(text=replies.VERIFY_AGAIN)
+                say(text=_(replies.VERIFY_AGAIN))
                 return done
             else:
                 make_change(kind, detail, tracker, dispatcher)
                 return done
         else:  # nothing was proposed
-            say(text=replies.GREAT if yes else replies.OK)
+            say(text=_(replies.GREAT) if yes else _(replies.OK))
         say(response="utter_anything_else")
         return done

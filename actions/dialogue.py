@@ -10,7 +10,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot import contract
+from bot.i18n import Texts, texts
 from bot.orders import OrderInfo, get_order_source
+from bot.settings import get_settings
 from bot.verify import MAX_FAILURES
 from bot.verify_attempts import recent_failures
 
@@ -31,6 +33,21 @@ def verified_order(tracker: Tracker) -> OrderInfo | None:
     return get_order_source().get_order(number)
 
 
+def language(tracker: Tracker) -> str:
+    """The conversation's language: the `language` slot Rasa fills from the gateway's
+    metadata, else the metadata itself, else the shop's default."""
+    return (
+        tracker.get_slot(contract.LANGUAGE_SLOT)
+        or contract.language_of(tracker.latest_message.get("metadata"))
+        or get_settings().shop_language
+    )
+
+
+def texts_for(tracker: Tracker) -> Texts:
+    """The shopper-facing text in the conversation's language (`_` in the actions)."""
+    return texts(language(tracker))
+
+
 def sender(tracker: Tracker) -> str:
     """Who is writing (a Telegram chat, a WhatsApp number, a web conversation), as the gateway
     said in the message's metadata."""
@@ -45,15 +62,6 @@ def failures(tracker: Tracker) -> int:
 
 def verification_locked(tracker: Tracker) -> bool:
     return failures(tracker) >= MAX_FAILURES
-
-
-def last_shopper_text(tracker: Tracker) -> str:
-    """The last thing the shopper typed (a button press is not typing)."""
-    for event in reversed(tracker.events):
-        text = event.get("text") or ""
-        if event.get("event") == "user" and text and not text.startswith("/"):
-            return text
-    return ""
 
 
 def note_outcome(dispatcher: CollectingDispatcher, **fields: str) -> None:

@@ -11,11 +11,12 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off, last_shopper_text, note_outcome
+from actions.dialogue import hand_off, language, note_outcome, texts_for
 from actions.shop_action import ShopAction
 from bot import contract, replies
 from bot.faq import service as faq
 from bot.faq.entries import FaqError
+from bot.i18n import SOURCE_LANGUAGE, language_name
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,9 @@ class ActionFaqAnswer(ShopAction):
         question = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         try:
-            reply = faq.reply_to(question, store_question=intent == "faq")
+            reply = faq.reply_to(
+                question, store_question=intent == "faq", language=language(tracker)
+            )
         except FaqError:
             # A broken FAQ file must not break the conversation: say we don't know.
             logger.exception("the FAQ cannot be loaded")
@@ -55,26 +58,29 @@ class ActionFaqChoice(ShopAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         entry_id = next(tracker.get_latest_entity_values("faq_id"), None) or ""
-        question = last_shopper_text(tracker)
-        reply = faq.answer_entry(entry_id, faq.language_of(question) if question else None)
+        reply = faq.answer_entry(entry_id, language(tracker))
         return say_faq_reply(dispatcher, tracker, reply)
 
 
 def say_faq_reply(
     dispatcher: CollectingDispatcher, tracker: Tracker, reply: faq.FaqReply
 ) -> list[EventType]:
+    _ = texts_for(tracker)
     say = dispatcher.utter_message
     if reply.kind == "answer":
+        if not reply.translated:
+            default = language_name(SOURCE_LANGUAGE, _.language)
+            say(text=_(replies.ANSWER_IN_DEFAULT, language=default))
         say(text=reply.text)
         note_outcome(dispatcher, kind=contract.FAQ_ANSWER, faq_id=reply.entry_id)
-        say(text=replies.DID_THAT_HELP, buttons=replies.YES_NO)
+        say(text=_(replies.DID_THAT_HELP), buttons=replies.yes_no(_))
         return [
             SlotSet("faq_misses", 0),
             SlotSet("pending_action", f"faq_feedback:{reply.entry_id}"),
         ]
     if reply.kind == "suggest":
         say(
-            text=replies.DID_YOU_MEAN,
+            text=_(replies.DID_YOU_MEAN),
             buttons=[
                 {
                     "title": entry.question_in(reply.language),
@@ -88,12 +94,12 @@ def say_faq_reply(
     note_outcome(dispatcher, kind=contract.UNKNOWN)
     misses = int(tracker.get_slot("faq_misses") or 0) + 1
     if misses >= 2:
-        say(text=replies.DONT_KNOW_EITHER)
+        say(text=_(replies.DONT_KNOW_EITHER))
         return [
             SlotSet("pending_action", None),
             *hand_off(dispatcher, tracker, contract.BOT_FAILED),
         ]
-    say(text=replies.DONT_KNOW)
+    say(text=_(replies.DONT_KNOW))
     return [
         SlotSet("faq_misses", misses),
         SlotSet("pending_action", f"handoff:{contract.BOT_FAILED}"),

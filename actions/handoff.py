@@ -8,7 +8,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off
+from actions.dialogue import hand_off, texts_for
 from actions.shop_action import ShopAction
 from bot import contract, replies
 
@@ -35,7 +35,8 @@ class ActionOfferHandoff(ShopAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        dispatcher.utter_message(text=replies.UPSET_OFFER_PERSON)
+        _ = texts_for(tracker)
+        dispatcher.utter_message(text=_(replies.UPSET_OFFER_PERSON))
         return [SlotSet("pending_action", f"handoff:{contract.COMPLAINT}")]
 
 
@@ -48,7 +49,8 @@ class ActionWelcomeBack(ShopAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        dispatcher.utter_message(text=replies.WELCOME_BACK)
+        _ = texts_for(tracker)
+        dispatcher.utter_message(text=_(replies.WELCOME_BACK))
         return [
             SlotSet("pending_action", None),
             SlotSet("faq_misses", 0),

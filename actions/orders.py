@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off, today, verification_locked, verified_order
+from actions.dialogue import hand_off, texts_for, today, verification_locked, verified_order
 from actions.shop_action import ShopAction
 from bot import contract, replies
 from bot.orders import OrderChangeRefused, get_order_source
@@ -26,9 +26,10 @@ class ValidateAddressForm(FormValidationAction):
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        _ = texts_for(tracker)
         text = " ".join(str(value or "").split())
         if not 10 <= len(text) <= 300 or not any(ch.isdigit() for ch in text):
-            dispatcher.utter_message(text=replies.ADDRESS_INCOMPLETE)
+            dispatcher.utter_message(text=_(replies.ADDRESS_INCOMPLETE))
             return {"new_address": None}
         return {"new_address": text}
 
@@ -42,39 +43,40 @@ class ActionAnswerOrderTopic(ShopAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        _ = texts_for(tracker)
         order = verified_order(tracker)
         if order is None:
             if verification_locked(tracker):
-                dispatcher.utter_message(text=replies.VERIFICATION_STOPPED)
+                dispatcher.utter_message(text=_(replies.VERIFICATION_STOPPED))
                 return hand_off(dispatcher, tracker, contract.VERIFICATION_FAILED)
             return []
         policy = load_policy()
         topic = tracker.get_slot("order_topic") or "order_status"
         say = dispatcher.utter_message
         if topic == "shipping_eta":
-            say(text=replies.shipping_eta(order, policy, today()))
+            say(text=replies.shipping_eta(order, policy, today(), _))
         elif topic == "refund":
-            say(text=replies.refund_status(order, policy))
+            say(text=replies.refund_status(order, policy, _))
         elif topic == "return_item":
             check = return_check(order, policy, today())
             if check.eligible:
-                say(text=replies.return_offer(order, check))
+                say(text=replies.return_offer(order, check, _))
                 return [SlotSet("pending_action", f"return:{order.number}")]
-            say(text=replies.return_refusal(order, check, policy))
+            say(text=replies.return_refusal(order, check, policy, _))
         elif topic == "cancel_order":
             reason = change_check(order)
             if reason == "ok":
-                say(text=replies.cancel_offer(order))
+                say(text=replies.cancel_offer(order, _))
                 return [SlotSet("pending_action", f"cancel:{order.number}")]
-            say(text=replies.change_refusal(order, reason, "cancel"))
+            say(text=replies.change_refusal(order, reason, "cancel", _))
         elif topic == "change_shipping_address":
             reason = change_check(order)
             if reason == "ok":
-                say(text=replies.address_change_offer(order))
+                say(text=replies.address_change_offer(order, _))
                 return [SlotSet("new_address", None), FollowupAction("address_form")]
-            say(text=replies.change_refusal(order, reason, "address"))
+            say(text=replies.change_refusal(order, reason, "address", _))
         else:
-            say(text=replies.order_status(order, policy, today()))
+            say(text=replies.order_status(order, policy, today(), _))
         return [SlotSet("pending_action", None)]
 
 
@@ -85,42 +87,45 @@ class ActionConfirmAddressChange(ShopAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        _ = texts_for(tracker)
         order = verified_order(tracker)
         address = tracker.get_slot("new_address")
         if order is None or not address:
             dispatcher.utter_message(response="utter_anything_else")
             return []
-        dispatcher.utter_message(text=replies.address_change_confirm(order, address))
+        dispatcher.utter_message(text=replies.address_change_confirm(order, address, _))
         return [SlotSet("pending_action", f"address:{order.number}")]
 
 
 def make_change(kind: str, number: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> None:
     """Carry out a change the shopper said yes to, on an order this conversation verified;
     if the order changed meanwhile (shipped, say), say why it can no longer be done."""
+    _ = texts_for(tracker)
     source = get_order_source()
     policy = load_policy()
     say = dispatcher.utter_message
     try:
         if kind == "cancel":
-            say(text=replies.cancelled(source.cancel_order(number), policy))
+            say(text=replies.cancelled(source.cancel_order(number), policy, _))
         elif kind == "address":
             say(
                 text=replies.address_changed(
-                    source.change_address(number, tracker.get_slot("new_address"))
+                    source.change_address(number, tracker.get_slot("new_address")), _
                 )
             )
         elif kind == "return":
             order = source.get_order(number)
             check = return_check(order, policy, today())
             if not check.eligible:
-                say(text=replies.return_refusal(order, check, policy))
+                say(text=replies.return_refusal(order, check, policy, _))
                 return
             rma = source.create_return(number, [line.sku for line in check.lines])
-            say(text=replies.return_opened(rma.rma_number, check.deadline, policy))
+            say(text=replies.return_opened(rma.rma_number, check.deadline, policy, _))
     except OrderChangeRefused:
         if kind == "return":
-            say(text=replies.NO_LONGER_RETURNABLE)
+            say(text=_(replies.NO_LONGER_RETURNABLE))
             return
         order = source.get_order(number)
         reason = change_check(order) if order else "closed"
-        say(text=replies.change_refusal(order, reason, "cancel" if kind == "cancel" else "address"))
+        what = "cancel" if kind == "cancel" else "address"
+        say(text=replies.change_refusal(order, reason, what, _))

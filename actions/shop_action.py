@@ -13,7 +13,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off
+from actions.dialogue import hand_off, texts_for
 from bot import contract, replies
 from bot.faq import service as faq
 from bot.settings import get_settings
@@ -48,6 +48,7 @@ class ShopAction(Action, abc.ABC):
         # In a thread, so a slow call can be given up on (and the action server's event loop
         # keeps serving other conversations meanwhile); its own dispatcher, so a late
         # finish cannot add to what was already sent.
+        _ = texts_for(tracker)
         attempt = CollectingDispatcher()
         if self.uses_faq:  # loading the FAQ model once is not the action being slow
             await asyncio.to_thread(faq.warm_up)
@@ -61,7 +62,7 @@ class ShopAction(Action, abc.ABC):
                 logger.error("action %s ran past %.0f s", self.name(), time_budget())
             else:
                 logger.exception("action %s failed", self.name())
-            dispatcher.utter_message(text=replies.SOMETHING_WENT_WRONG)
+            dispatcher.utter_message(text=_(replies.SOMETHING_WENT_WRONG))
             return [
                 SlotSet("pending_action", None),
                 *hand_off(dispatcher, tracker, contract.ACTION_ERROR),

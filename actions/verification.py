@@ -8,7 +8,7 @@ from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import sender, verification_locked, verified_orders
+from actions.dialogue import sender, texts_for, verification_locked, verified_orders
 from bot import replies
 from bot.orders import get_order_source
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
@@ -38,18 +38,20 @@ class ValidateVerifyOrderForm(FormValidationAction):
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        _ = texts_for(tracker)
         number = parse_order_number(str(value or ""))
         if number is None:
-            dispatcher.utter_message(text=replies.NOT_AN_ORDER_NUMBER)
+            dispatcher.utter_message(text=_(replies.NOT_AN_ORDER_NUMBER))
             return {"order_id": None}
         return {"order_id": number}
 
     def validate_order_proof(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        _ = texts_for(tracker)
         proof = parse_proof(str(value or ""))
         if proof is None:
-            dispatcher.utter_message(text=replies.NOT_A_PROOF)
+            dispatcher.utter_message(text=_(replies.NOT_A_PROOF))
             return {"order_proof": None}
         number = tracker.get_slot("order_id")
         order = get_order_source().get_order(number) if number else None
@@ -63,5 +65,5 @@ class ValidateVerifyOrderForm(FormValidationAction):
         record_failure(who)
         count = recent_failures(who)
         if count < MAX_FAILURES:
-            dispatcher.utter_message(text=replies.PROOF_MISMATCH)
+            dispatcher.utter_message(text=_(replies.PROOF_MISMATCH))
         return {"order_id": None, "order_proof": None, "verify_failures": count}

@@ -24,7 +24,9 @@ from benchmarks.stats import latency_summary
 from bot.settings import PROJECT_ROOT
 from bot.stack import RASA_BIN, Stack, free_port
 
-NLU_FILES = sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml"))
+NLU_FILES = sorted((PROJECT_ROOT / "data" / "nlu").glob("*.yml")) + sorted(
+    (PROJECT_ROOT / "data" / "nlu" / "languages").glob("*.yml")
+)
 RULE_FILES = [PROJECT_ROOT / "data" / "rules.yml", PROJECT_ROOT / "data" / "stories.yml"]
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "PYTHONPATH": str(PROJECT_ROOT)}
 HELD_OUT_SHARE = 0.2

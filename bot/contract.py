@@ -20,6 +20,10 @@ from typing import Any
 # What the gateway sends with each message (Rasa hands it to the actions unchanged).
 META_CHANNEL = "channel"
 META_SENDER = "sender"
+# The conversation's language (bot.language decides it); Rasa copies it into the `language`
+# slot (rasa_components/language_slot.py), actions and the NLG endpoint answer in it.
+META_LANGUAGE = "language"
+LANGUAGE_SLOT = "language"
 
 # An intent nobody typed: the gateway triggers it when staff hand a conversation back.
 HANDED_BACK_INTENT = "EXTERNAL_handed_back"
@@ -60,8 +64,16 @@ def is_internal_intent(name: str | None) -> bool:
 # --- gateway -> Rasa -> actions ----------------------------------------------------------
 
 
-def message_metadata(channel: str, sender: str) -> dict[str, str]:
-    return {META_CHANNEL: channel, META_SENDER: sender}
+def message_metadata(channel: str, sender: str, language: str | None = None) -> dict[str, str]:
+    metadata = {META_CHANNEL: channel, META_SENDER: sender}
+    if language:
+        metadata[META_LANGUAGE] = language
+    return metadata
+
+
+def language_of(metadata: Mapping[str, Any] | None) -> str | None:
+    language = (metadata or {}).get(META_LANGUAGE)
+    return language if isinstance(language, str) and language else None
 
 
 def sender_of(metadata: Mapping[str, Any] | None, conversation_id: str) -> str:

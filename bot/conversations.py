@@ -31,6 +31,7 @@ class Said:
     buttons: list[dict[str, str]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     agent: str | None = None
+    language: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = {
@@ -39,6 +40,8 @@ class Said:
             "text": self.text,
             "time": self.created_at.isoformat() + "Z",
         }
+        if self.language:
+            data["language"] = self.language
         if self.buttons:
             data["buttons"] = self.buttons
         if self.agent:
@@ -106,6 +109,16 @@ def set_mode(conversation_id: str, mode: str, engine: Engine | None = None) -> N
         conversation.updated_at = utcnow()
 
 
+def set_language(
+    conversation_id: str, language: str, source: str, engine: Engine | None = None
+) -> None:
+    """The language the conversation is answered in from now on, and what decided it."""
+    with session_scope(engine or get_engine()) as session:
+        conversation = session.get(Conversation, conversation_id)
+        conversation.language = language
+        conversation.language_source = source
+
+
 def add(
     conversation_id: str,
     sender: str,
@@ -114,6 +127,7 @@ def add(
     extra: dict[str, Any] | None = None,
     agent: StaffUser | None = None,
     engine: Engine | None = None,
+    language: str | None = None,
 ) -> Said:
     if sender not in SENDERS:
         raise ValueError(f"unknown sender {sender!r}")
@@ -127,6 +141,7 @@ def add(
             extra=json.dumps(stored_extra, ensure_ascii=False) if stored_extra else None,
             agent_id=agent.id if agent else None,
             created_at=now,
+            language=language,
         )
         session.add(message)
         session.get(Conversation, conversation_id).updated_at = now
@@ -140,6 +155,7 @@ def add(
         buttons or [],
         extra or {},
         agent.username if agent else None,
+        language,
     )
 
 
@@ -167,7 +183,14 @@ def messages(conversation_id: str, after: int = 0, engine: Engine | None = None)
         buttons = extra.pop("buttons", [])
         said.append(
             Said(
-                message.id, message.sender, message.text, message.created_at, buttons, extra, agent
+                message.id,
+                message.sender,
+                message.text,
+                message.created_at,
+                buttons,
+                extra,
+                agent,
+                message.language,
             )
         )
     return said

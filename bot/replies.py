@@ -1,305 +1,420 @@
-"""What the assistant says about an order: plain sentences built from the order and the rules."""
+"""What the assistant says: plain sentences built from the order and the rules, in the
+shopper's language. Every sentence is a message id of the gettext catalogs (bot/i18n.py);
+functions take the conversation's `Texts` as `_`."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 
+from bot.i18n import N_, Texts
 from bot.orders import OrderInfo, RefundInfo
 from bot.policy import Estimate, ReturnCheck, ShopPolicy, SupportHours, delivery_estimate
 
-CURRENCY_SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "CAD": "CA$"}
-
-STATUS_WORDS = {
-    "pending": "received and waiting for payment",
-    "paid": "paid and waiting to be packed",
-    "packed": "packed and waiting for the carrier",
-    "shipped": "shipped",
-    "in_transit": "on its way",
-    "delayed": "on its way but running late",
-    "delivered": "delivered",
-    "cancelled": "cancelled",
-    "return_requested": "delivered, with a return in progress",
-    "refunded": "returned and refunded",
+# One whole sentence per status: word order differs too much between languages to slot a
+# status phrase into one frame.
+STATUS_SENTENCES = {
+    "pending": N_("Order #{number} has been received and is waiting for payment."),
+    "paid": N_("Order #{number} is paid and waiting to be packed."),
+    "packed": N_("Order #{number} is packed and waiting for the carrier."),
+    "shipped": N_("Order #{number} has shipped."),
+    "in_transit": N_("Order #{number} is on its way."),
+    "delayed": N_("Order #{number} is on its way but running late."),
+    "delivered": N_("Order #{number} has been delivered."),
+    "cancelled": N_("Order #{number} has been cancelled."),
+    "return_requested": N_("Order #{number} was delivered, and a return is in progress."),
+    "refunded": N_("Order #{number} has been returned and refunded."),
 }
 
 
-def day(value: date | datetime) -> str:
-    """'Mon 24 Nov'."""
-    return f"{value:%a} {value.day} {value:%b}"
-
-
-def money(amount: Decimal, currency: str) -> str:
-    symbol = CURRENCY_SYMBOLS.get(currency)
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}"
-
-
-def order_status(order: OrderInfo, policy: ShopPolicy, today: date) -> str:
-    parts = [f"Order #{order.number} is {STATUS_WORDS.get(order.status, order.status)}."]
+def order_status(order: OrderInfo, policy: ShopPolicy, today: date, _: Texts) -> str:
+    status = STATUS_SENTENCES.get(order.status)
+    parts = [
+        _(status, number=order.number)
+        if status
+        else _("Order #{number}: {status}.", number=order.number, status=order.status)
+    ]
     ship = order.shipment
     if ship and order.status != "delivered" and not ship.delivered_at:
-        parts.append(f"It's with {ship.carrier}, tracking number {ship.tracking_number}.")
+        parts.append(
+            _(
+                "It's with {carrier}, tracking number {tracking}.",
+                carrier=ship.carrier,
+                tracking=ship.tracking_number,
+            )
+        )
     elif ship:
-        parts.append(f"{ship.carrier} tracking number: {ship.tracking_number}.")
+        parts.append(
+            _(
+                "{carrier} tracking number: {tracking}.",
+                carrier=ship.carrier,
+                tracking=ship.tracking_number,
+            )
+        )
     if order.status not in ("cancelled", "refunded", "return_requested"):
-        parts.append(eta_sentence(delivery_estimate(order, policy, today)))
-    return " ".join(parts)
+        parts.append(eta_sentence(delivery_estimate(order, policy, today), _))
+    return " ".join(part for part in parts if part)
 
 
-def shipping_eta(order: OrderInfo, policy: ShopPolicy, today: date) -> str:
+def shipping_eta(order: OrderInfo, policy: ShopPolicy, today: date, _: Texts) -> str:
     estimate = delivery_estimate(order, policy, today)
     if estimate.kind == "cancelled":
-        return f"Order #{order.number} was cancelled, so it won't be delivered."
-    return f"Order #{order.number}: {eta_sentence(estimate)}"
+        return _("Order #{number} was cancelled, so it won't be delivered.", number=order.number)
+    return _("Order #{number}: {estimate}", number=order.number, estimate=eta_sentence(estimate, _))
 
 
-def eta_sentence(estimate: Estimate) -> str:
+def eta_sentence(estimate: Estimate, _: Texts) -> str:
     if estimate.kind == "delivered":
-        return f"It was delivered on {day(estimate.earliest)}."
+        return _("It was delivered on {day}.", day=_.day(estimate.earliest))
     if estimate.kind == "window":
-        return f"It should arrive between {day(estimate.earliest)} and {day(estimate.latest)}."
+        return _(
+            "It should arrive between {earliest} and {latest}.",
+            earliest=_.day(estimate.earliest),
+            latest=_.day(estimate.latest),
+        )
     if estimate.kind == "late":
-        sentence = f"I'm sorry: it's running late. It was due by {day(estimate.latest)}."
         if estimate.revised:
-            return f"{sentence} The carrier now expects to deliver it by {day(estimate.revised)}."
-        return (
-            f"{sentence} The carrier hasn't given a new date yet; if it hasn't arrived in "
-            "two days, I can connect you with a person who can open a trace."
+            return _(
+                "I'm sorry: it's running late. It was due by {due}. The carrier now expects to "
+                "deliver it by {revised}.",
+                due=_.day(estimate.latest),
+                revised=_.day(estimate.revised),
+            )
+        return _(
+            "I'm sorry: it's running late. It was due by {due}. The carrier hasn't given a new "
+            "date yet; if it hasn't arrived in two days, I can connect you with a person who "
+            "can open a trace.",
+            due=_.day(estimate.latest),
         )
     if estimate.kind == "not_shipped":
-        return (
-            f"It hasn't shipped yet. We usually dispatch within our processing time, so it "
-            f"should arrive between {day(estimate.earliest)} and {day(estimate.latest)}."
+        return _(
+            "It hasn't shipped yet. We usually dispatch within our processing time, so it "
+            "should arrive between {earliest} and {latest}.",
+            earliest=_.day(estimate.earliest),
+            latest=_.day(estimate.latest),
         )
     return ""
 
 
-def refund_status(order: OrderInfo, policy: ShopPolicy) -> str:
+def refund_status(order: OrderInfo, policy: ShopPolicy, _: Texts) -> str:
     if order.refunds:
-        return " ".join(_refund_sentence(order, refund, policy) for refund in order.refunds)
+        return " ".join(_refund_sentence(order, refund, policy, _) for refund in order.refunds)
     low, high = policy.refund_days
     if order.status == "return_requested":
-        rma = order.returns[-1].rma_number if order.returns else "your return"
-        return (
-            f"There's no refund on order #{order.number} yet: we refund as soon as {rma} "
-            f"arrives back with us, and it then takes {low}-{high} business days to show "
-            "on your statement."
+        if order.returns:
+            return _(
+                "There's no refund on order #{number} yet: we refund as soon as {rma} "
+                "arrives back with us, and it then takes {low}-{high} business days to show "
+                "on your statement.",
+                number=order.number,
+                rma=order.returns[-1].rma_number,
+                low=low,
+                high=high,
+            )
+        return _(
+            "There's no refund on order #{number} yet: we refund as soon as your return "
+            "arrives back with us, and it then takes {low}-{high} business days to show on "
+            "your statement.",
+            number=order.number,
+            low=low,
+            high=high,
         )
     if order.status == "cancelled":
-        return f"Order #{order.number} was cancelled before payment, so you weren't charged."
+        return _(
+            "Order #{number} was cancelled before payment, so you weren't charged.",
+            number=order.number,
+        )
     if order.status == "delivered":
-        return (
-            f"There's no refund on order #{order.number}. If you'd like your money back, "
-            'start a return (just say "return my order"); we refund once it arrives back.'
+        return _(
+            "There's no refund on order #{number}. If you'd like your money back, start a "
+            "return (just ask me to return the order); we refund once it arrives back.",
+            number=order.number,
         )
-    return (
-        f"There's no refund on order #{order.number}: it hasn't been cancelled or returned. "
-        'If you\'d like to cancel it, just say "cancel my order".'
+    return _(
+        "There's no refund on order #{number}: it hasn't been cancelled or returned. If you'd "
+        "like to cancel it, just ask me to cancel the order.",
+        number=order.number,
     )
 
 
-def _refund_sentence(order: OrderInfo, refund: RefundInfo, policy: ShopPolicy) -> str:
-    amount = money(refund.amount, refund.currency)
+def _refund_sentence(order: OrderInfo, refund: RefundInfo, policy: ShopPolicy, _: Texts) -> str:
+    amount = _.money(refund.amount, refund.currency)
     if refund.status == "issued" and refund.issued_at:
-        return (
-            f"We refunded {amount} to your {refund.method} on {day(refund.issued_at)} "
-            f"for order #{order.number}. Banks can take {policy.refund_days[0]}-"
-            f"{policy.refund_days[1]} business days to show it."
+        return _(
+            "We refunded {amount} to your original payment method ({method}) on {day} for "
+            "order #{number}. Banks can take {low}-{high} business days to show it.",
+            amount=amount,
+            method=refund.method,
+            day=_.day(refund.issued_at),
+            number=order.number,
+            low=policy.refund_days[0],
+            high=policy.refund_days[1],
         )
-    return (
-        f"A refund of {amount} to your {refund.method} for order #{order.number} is being "
-        f"processed; it should reach you within {policy.refund_days[1]} business days of "
-        f"{day(refund.created_at)}."
+    return _(
+        "A refund of {amount} to your original payment method ({method}) for order #{number} "
+        "is being processed; it should reach you within {days} business days of {day}.",
+        amount=amount,
+        method=refund.method,
+        number=order.number,
+        days=policy.refund_days[1],
+        day=_.day(refund.created_at),
     )
 
 
-def return_refusal(order: OrderInfo, check: ReturnCheck, policy: ShopPolicy) -> str:
-    number = f"#{order.number}"
+def return_refusal(order: OrderInfo, check: ReturnCheck, policy: ShopPolicy, _: Texts) -> str:
+    number = order.number
     match check.reason:
         case "not_delivered":
-            return (
-                f"Order {number} hasn't been delivered yet, so it can't be returned yet. "
-                "Once it arrives you'll have "
-                f"{policy.return_window_days} days to send it back. If it hasn't shipped, "
-                "you can still cancel it instead."
+            return _(
+                "Order #{number} hasn't been delivered yet, so it can't be returned yet. Once "
+                "it arrives you'll have {days} days to send it back. If it hasn't shipped, you "
+                "can still cancel it instead.",
+                number=number,
+                days=policy.return_window_days,
             )
         case "already_returned":
-            rma = order.returns[-1].rma_number if order.returns else "a return"
-            return f"There's already a return open for order {number}: {rma}."
+            if order.returns:
+                return _(
+                    "There's already a return open for order #{number}: {rma}.",
+                    number=number,
+                    rma=order.returns[-1].rma_number,
+                )
+            return _("There's already a return open for order #{number}.", number=number)
         case "refunded":
-            return f"Order {number} has already been returned and refunded."
+            return _("Order #{number} has already been returned and refunded.", number=number)
         case "cancelled":
-            return f"Order {number} was cancelled, so there's nothing to return."
+            return _("Order #{number} was cancelled, so there's nothing to return.", number=number)
         case "window_closed":
-            return (
-                f"I'm sorry, order {number} is outside our {policy.return_window_days}-day "
-                f"return window: it closed on {day(check.deadline)}. If something is faulty, "
-                "it may still be covered by the warranty; I can connect you with a person."
+            return _(
+                "I'm sorry, order #{number} is outside our {days}-day return window: it closed "
+                "on {day}. If something is faulty, it may still be covered by the warranty; I "
+                "can connect you with a person.",
+                number=number,
+                days=policy.return_window_days,
+                day=_.day(check.deadline),
             )
         case "final_sale":
-            return (
-                f"Everything in order {number} was final sale, which we can't take back. "
-                "If something is faulty, I can connect you with a person."
+            return _(
+                "Everything in order #{number} was final sale, which we can't take back. If "
+                "something is faulty, I can connect you with a person.",
+                number=number,
             )
     raise ValueError(f"not a refusal: {check.reason}")
 
 
-def return_offer(order: OrderInfo, check: ReturnCheck) -> str:
-    items = ", ".join(f"{line.quantity} x {line.name}" for line in check.lines)
-    text = f"Order #{order.number} can be returned until {day(check.deadline)}: {items}."
+def return_offer(order: OrderInfo, check: ReturnCheck, _: Texts) -> str:
+    items = _.join([f"{line.quantity} × {line.name}" for line in check.lines])
+    text = _(
+        "Order #{number} can be returned until {day}: {items}.",
+        number=order.number,
+        day=_.day(check.deadline),
+        items=items,
+    )
     if check.final_sale_lines:
-        kept = ", ".join(line.name for line in check.final_sale_lines)
-        text += f" ({kept} was final sale and can't be returned.)"
-    return text + " Shall I open the return now?"
+        kept = _.join([line.name for line in check.final_sale_lines])
+        text += " " + _("({items}: final sale, can't be returned.)", items=kept)
+    return text + " " + _("Shall I open the return now?")
 
 
-def change_refusal(order: OrderInfo, reason: str, what: str) -> str:
+def change_refusal(order: OrderInfo, reason: str, what: str, _: Texts) -> str:
     """Why an order can't be cancelled or re-addressed. what: 'cancel' or 'address'."""
-    number = f"#{order.number}"
+    number = order.number
     ship = order.shipment
     if reason == "shipped" and ship:
         if what == "cancel":
-            return (
-                f"Order {number} has already shipped with {ship.carrier}, so I can't cancel "
-                "it. Once it arrives you can return it within our return window for a refund."
+            return _(
+                "Order #{number} has already shipped with {carrier}, so I can't cancel it. "
+                "Once it arrives you can return it within our return window for a refund.",
+                number=number,
+                carrier=ship.carrier,
             )
-        return (
-            f"Order {number} has already shipped with {ship.carrier} (tracking "
-            f"{ship.tracking_number}), so we can't change its address any more. The carrier "
-            "may be able to redirect it from their tracking page, or I can connect you "
-            "with a person."
+        return _(
+            "Order #{number} has already shipped with {carrier} (tracking {tracking}), so we "
+            "can't change its address any more. The carrier may be able to redirect it from "
+            "their tracking page, or I can connect you with a person.",
+            number=number,
+            carrier=ship.carrier,
+            tracking=ship.tracking_number,
         )
     if reason == "delivered":
         if what == "cancel":
-            return (
-                f"Order {number} has already been delivered, so it can't be cancelled. "
-                'You can return it instead: just say "return my order".'
+            return _(
+                "Order #{number} has already been delivered, so it can't be cancelled. You can "
+                "return it instead: just ask me to return the order.",
+                number=number,
             )
-        return f"Order {number} has already been delivered to {order.ship_to}."
+        return _(
+            "Order #{number} has already been delivered to {address}.",
+            number=number,
+            address=order.ship_to,
+        )
     if reason == "cancelled":
-        return f"Order {number} is already cancelled."
-    return f"Order {number} has already been returned, so it can't be changed."
+        return _("Order #{number} is already cancelled.", number=number)
+    return _("Order #{number} has already been returned, so it can't be changed.", number=number)
 
 
-def handoff_notice(ticket_id: int, hours: SupportHours, now: datetime) -> str:
+def handoff_notice(ticket_id: int, hours: SupportHours, now: datetime, _: Texts) -> str:
     """What happens next, once a conversation is handed to a person."""
     if hours.staffed(now):
-        return (
-            f"I've asked a person from our support team to take over (reference H-{ticket_id}). "
+        return _(
+            "I've asked a person from our support team to take over (reference H-{ticket}). "
             "They'll reply right here in this chat, usually within a few minutes. I'll stay "
-            "quiet in the meantime."
+            "quiet in the meantime.",
+            ticket=ticket_id,
         )
-    return (
-        f"I've asked a person from our support team to take over (reference H-{ticket_id}). "
-        f"Our team is away right now (we're there {hours.label}), so someone will reply right "
-        "here in this chat when they're back. I'll stay quiet in the meantime."
+    return _(
+        "I've asked a person from our support team to take over (reference H-{ticket}). Our "
+        "team is away right now (we're there {hours}), so someone will reply right here in "
+        "this chat when they're back. I'll stay quiet in the meantime.",
+        ticket=ticket_id,
+        hours=_.hours(hours),
     )
 
 
 # --- what the gateway itself says -------------------------------------------------------
 
-UNAVAILABLE = (
+UNAVAILABLE = N_(
     "Sorry, the assistant is temporarily unavailable. Your message is saved; please try "
     "again in a few minutes."
 )
-STORE_DOWN = (
+STORE_DOWN = N_(
     "Sorry, we can't save messages right now, so this one was not received. "
     "Please send it again in a minute."
 )
-TEXT_ONLY = "Sorry, I can only read text messages. Please type your question and I'll help."
-SLOW_DOWN = (
+TEXT_ONLY = N_("Sorry, I can only read text messages. Please type your question and I'll help.")
+SLOW_DOWN = N_(
     "You're sending messages faster than I can read them. Your messages are saved; please "
     "wait a minute before sending more."
 )
+LANGUAGE_CHOSEN = N_("OK, I'll write in English from now on.")
+# An agent's message on Telegram and WhatsApp, where the chat shows only the bot as sender.
+FROM_AGENT = N_("{agent} (support): {text}")
+# WhatsApp's list of more than three choices: its button and its section title.
+CHOOSE = N_("Choose")
+OPTIONS = N_("Options")
+
+
+def from_agent(message_agent: str | None, text: str, _: Texts) -> str:
+    return _(FROM_AGENT, agent=message_agent, text=text) if message_agent else text
 
 
 # --- what the actions say besides order answers -------------------------------------------
 
-YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
-CAPABILITIES = (
-    "I can check an order's status or delivery date, start a return, look up a refund, "
-    "cancel an order or change its delivery address"
-)
-SOMETHING_WENT_WRONG = "Sorry, something went wrong on my side."
-NOT_AN_ORDER_NUMBER = (
+SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on my side.")
+NOT_AN_ORDER_NUMBER = N_(
     "That doesn't look like an order number. It's the 5-digit number in your confirmation "
     "email, like #10423."
 )
-NOT_A_PROOF = (
+NOT_A_PROOF = N_(
     "Please send the email address you ordered with (like name@example.com) or the postcode "
     "the order is going to (like 97205 or SW1A 2AA)."
 )
 # The same words whether the number or the proof was wrong: no hint that an order exists.
-PROOF_MISMATCH = (
+PROOF_MISMATCH = N_(
     "Sorry, that doesn't match our records for that order number. Let's try again with both."
 )
-VERIFICATION_STOPPED = "I couldn't verify that order, so for your security I've stopped trying."
-VERIFY_AGAIN = "I need to verify that order again first."
-ADDRESS_INCOMPLETE = (
+VERIFICATION_STOPPED = N_("I couldn't verify that order, so for your security I've stopped trying.")
+VERIFY_AGAIN = N_("I need to verify that order again first.")
+ADDRESS_INCOMPLETE = N_(
     "I need the full address in one message, including the house number and postcode, "
     'like "12 Harbour Road, Leeds LS1 4AP, UK".'
 )
-NO_LONGER_RETURNABLE = "That order can no longer be returned."
-GREAT = "Great!"
-OK = "OK."
-GLAD_IT_HELPED = "Glad I could help!"
-SORRY_OFFER_PERSON = "Sorry about that. Would you like me to connect you with a person?"
-NO_PROBLEM = f"No problem. {CAPABILITIES}: just ask."
-UPSET_OFFER_PERSON = (
+NO_LONGER_RETURNABLE = N_("That order can no longer be returned.")
+GREAT = N_("Great!")
+OK = N_("OK.")
+GLAD_IT_HELPED = N_("Glad I could help!")
+SORRY_OFFER_PERSON = N_("Sorry about that. Would you like me to connect you with a person?")
+NO_PROBLEM = N_(
+    "No problem. I can check an order's status or delivery date, start a return, look up a "
+    "refund, cancel an order or change its delivery address: just ask."
+)
+UPSET_OFFER_PERSON = N_(
     "I'm really sorry about this. I can hand you over to a person on our team right now. "
     "Would you like that?"
 )
-DID_THAT_HELP = "Did that help?"
-DID_YOU_MEAN = "I'm not sure I understood. Did you mean one of these?"
-DONT_KNOW_EITHER = "I'm sorry, I don't know that one either."
-DONT_KNOW = (
-    f"Sorry, I don't know that one. {CAPABILITIES}, and answer questions about shipping, "
-    "returns, payment and your account. Could you put it another way, or shall I connect you "
-    "with a person?"
+DID_THAT_HELP = N_("Did that help?")
+DID_YOU_MEAN = N_("I'm not sure I understood. Did you mean one of these?")
+DONT_KNOW_EITHER = N_("I'm sorry, I don't know that one either.")
+DONT_KNOW = N_(
+    "Sorry, I don't know that one. I can check an order's status or delivery date, start a "
+    "return, look up a refund, cancel an order or change its delivery address, and answer "
+    "questions about shipping, returns, payment and your account. Could you put it another "
+    "way, or shall I connect you with a person?"
 )
-WELCOME_BACK = (
-    f"Hi again, it's the shop assistant. {CAPABILITIES}; just ask if there's anything else."
+WELCOME_BACK = N_(
+    "Hi again, it's the shop assistant. I can check an order's status or delivery date, start "
+    "a return, look up a refund, cancel an order or change its delivery address; just ask if "
+    "there's anything else."
 )
+# Said before an FAQ answer that has no translation in the shopper's language.
+ANSWER_IN_DEFAULT = N_("I only have this answer in {language}:")
 
 
-def cancel_offer(order: OrderInfo) -> str:
-    return f"Order #{order.number} hasn't shipped yet, so I can cancel it. Shall I cancel it now?"
+def yes_no(_: Texts) -> list[dict[str, str]]:
+    return [{"title": _("Yes"), "payload": "/affirm"}, {"title": _("No"), "payload": "/deny"}]
 
 
-def address_change_offer(order: OrderInfo) -> str:
-    return (
-        f"Order #{order.number} is going to {order.ship_to} and hasn't shipped yet, so I can "
-        "change that."
+def cancel_offer(order: OrderInfo, _: Texts) -> str:
+    return _(
+        "Order #{number} hasn't shipped yet, so I can cancel it. Shall I cancel it now?",
+        number=order.number,
     )
 
 
-def address_change_confirm(order: OrderInfo, address: str) -> str:
-    return f'Just to confirm: send order #{order.number} to "{address}" instead of {order.ship_to}?'
+def address_change_offer(order: OrderInfo, _: Texts) -> str:
+    return _(
+        "Order #{number} is going to {address} and hasn't shipped yet, so I can change that.",
+        number=order.number,
+        address=order.ship_to,
+    )
 
 
-def left_as_is(number: str) -> str:
-    return f"OK, I've left order #{number} as it is."
+def address_change_confirm(order: OrderInfo, address: str, _: Texts) -> str:
+    return _(
+        'Just to confirm: send order #{number} to "{new}" instead of {old}?',
+        number=order.number,
+        new=address,
+        old=order.ship_to,
+    )
 
 
-def cancelled(order: OrderInfo, policy: ShopPolicy) -> str:
-    text = f"Done: order #{order.number} is cancelled."
+def left_as_is(number: str, _: Texts) -> str:
+    return _("OK, I've left order #{number} as it is.", number=number)
+
+
+def cancelled(order: OrderInfo, policy: ShopPolicy, _: Texts) -> str:
+    text = _("Done: order #{number} is cancelled.", number=order.number)
     if not order.refunds:
-        return text + " You hadn't been charged, so there's nothing to refund."
+        return text + " " + _("You hadn't been charged, so there's nothing to refund.")
     refund = order.refunds[-1]
     low, high = policy.refund_days
-    return text + (
-        f" We're refunding {money(refund.amount, refund.currency)} to your {refund.method}; "
-        f"it takes {low}-{high} business days to show on your statement."
+    return (
+        text
+        + " "
+        + _(
+            "We're refunding {amount} to your original payment method ({method}); it takes "
+            "{low}-{high} business days to show on your statement.",
+            amount=_.money(refund.amount, refund.currency),
+            method=refund.method,
+            low=low,
+            high=high,
+        )
     )
 
 
-def address_changed(order: OrderInfo) -> str:
-    return f"Done: order #{order.number} will now go to {order.ship_to}."
+def address_changed(order: OrderInfo, _: Texts) -> str:
+    return _(
+        "Done: order #{number} will now go to {address}.",
+        number=order.number,
+        address=order.ship_to,
+    )
 
 
-def return_opened(rma_number: str, deadline: date, policy: ShopPolicy) -> str:
-    return (
-        f"Your return is open: {rma_number}. We've emailed a prepaid label to the address on "
-        f"the order. Send the items by {day(deadline)}; we refund within "
-        f"{policy.refund_days[1]} business days of receiving them."
+def return_opened(rma_number: str, deadline: date, policy: ShopPolicy, _: Texts) -> str:
+    return _(
+        "Your return is open: {rma}. We've emailed a prepaid label to the address on the "
+        "order. Send the items by {day}; we refund within {days} business days of receiving "
+        "them.",
+        rma=rma_number,
+        day=_.day(deadline),
+        days=policy.refund_days[1],
     )

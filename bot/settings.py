@@ -114,6 +114,11 @@ class Settings:
         "",
     )
     faq_path: str = setting("FAQ_PATH", "the FAQ file or folder", str(DEFAULT_FAQ))
+    shop_language: str = setting(
+        "SHOP_LANGUAGE",
+        "the language a conversation starts in when nothing else tells (a shipped catalog's code)",
+        "en",
+    )
     faq_model: str = setting(
         "FAQ_MODEL",
         "`e5-small+use-m3`, `e5-small`, `use-m3`, `minilm` or `st:/path/to/model`",

@@ -95,6 +95,7 @@ class Stack:
         database (Rasa takes a full database URL as the SQL tracker store's url)."""
         endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text()) or {}
         endpoints["action_endpoint"] = {"url": f"{self.action_url}/webhook"}
+        endpoints["nlg"] = {"url": f"{self.action_url}/nlg"}
         endpoints["tracker_store"] = {"type": "SQL", "url": self.tracker_url}
         path = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         path.write_text(yaml.safe_dump(endpoints))
@@ -111,8 +112,15 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._spawn(
             "actions",
-            [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "-p", str(self.action_port)],
-            extra_env={"SANIC_HOST": HOST},
+            [
+                sys.executable,
+                "-m",
+                "actions.server",
+                "--host",
+                HOST,
+                "--port",
+                str(self.action_port),
+            ],
         )
 
     def start_rasa(self) -> None:

@@ -30,7 +30,7 @@ from telegram.ext import (
 from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
-from bot.gateway.relay import Gateway
+from bot.gateway.relay import Gateway, texts_of
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -156,7 +156,7 @@ class TelegramChannel:
         for message in said:
             if message.sender == "system":
                 continue
-            text = f"{message.agent} (support): {message.text}" if message.agent else message.text
+            text = replies.from_agent(message.agent, message.text, texts_of(conversation))
             pieces = split_text(text, MAX_MESSAGE)
             for i, piece in enumerate(pieces):
                 markup = None

@@ -14,6 +14,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import conversations
+from bot.i18n import N_, language_name, languages, supported, texts
+from bot.settings import get_settings
 
 HERE = Path(__file__).parent / "static"
 KEEPALIVE_SECONDS = 15.0
@@ -53,6 +55,43 @@ async def events(request: Request) -> Response:
     )
 
 
+# Every word of the widget's own interface; the widget asks for them in the conversation's
+# language (GET /api/widget/text?lang=tr) and again whenever that language changes.
+WIDGET_TEXT = {
+    "title": N_("Help"),
+    "launcher": N_("Chat with us"),
+    "panel": N_("Chat with the shop"),
+    "close": N_("Close chat"),
+    "log": N_("Conversation"),
+    "input": N_("Your message"),
+    "placeholder": N_("Type your message…"),
+    "send": N_("Send"),
+    "support": N_("Support"),
+    "team": N_("{agent} · support team"),
+    "typing": N_("The assistant is typing"),
+    "language": N_("Language"),
+    "reconnecting": N_("Connection lost. Reconnecting…"),
+    "not_sent": N_("Your message could not be sent. Please try again."),
+    "unavailable": N_("The chat is not available right now. Please try again later."),
+}
+
+
+def widget_text(language: str | None) -> dict[str, object]:
+    _ = texts(supported(language) or get_settings().shop_language)
+    return {
+        "language": _.language,
+        "direction": _.direction,
+        "text": {key: _(message) for key, message in WIDGET_TEXT.items()},
+        "languages": [{"code": code, "name": language_name(code)} for code in languages()],
+    }
+
+
+async def widget_text_api(request: Request) -> Response:
+    """The widget's interface in a language (`lang`: a page's or browser's, like "pt-BR");
+    the shop's default when it is not one of ours."""
+    return JSONResponse(widget_text(request.query_params.get("lang")))
+
+
 async def widget_js(request: Request) -> Response:
     return FileResponse(HERE / "widget.js", media_type="text/javascript")
 
@@ -73,7 +112,8 @@ class ShopperCors:
         self.origins = list(origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/conversations"):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(("/api/conversations", "/api/widget")):
             await self.app(scope, receive, send)
             return
         origin = dict(scope["headers"]).get(b"origin", b"").decode()
@@ -101,6 +141,7 @@ class ShopperCors:
 
 routes = [
     Route("/api/conversations/{cid}/events", events, methods=["GET"]),
+    Route("/api/widget/text", widget_text_api, methods=["GET"]),
     Route("/widget.js", widget_js, methods=["GET"]),
     Route("/demo", demo_page, methods=["GET"]),
 ]

@@ -25,7 +25,8 @@ from starlette.routing import Route
 from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
-from bot.gateway.relay import Gateway
+from bot.gateway.relay import Gateway, texts_of
+from bot.i18n import Texts
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -162,8 +163,10 @@ class WhatsAppChannel:
         for message in said:
             if message.sender == "system":
                 continue
-            text = f"{message.agent} (support): {message.text}" if message.agent else message.text
-            for body in self.bodies(conversation.channel_user_id, message, text):
+            text = replies.from_agent(message.agent, message.text, texts_of(conversation))
+            for body in self.bodies(
+                conversation.channel_user_id, message, text, texts_of(conversation)
+            ):
                 response = await self.http.post(
                     f"{self.settings.phone_number_id}/messages", json=body
                 )
@@ -173,7 +176,7 @@ class WhatsAppChannel:
                     logger.warning("Graph API refused a message: HTTP %s", response.status_code)
 
     @staticmethod
-    def bodies(to: str, message: Said, text: str) -> list[dict[str, Any]]:
+    def bodies(to: str, message: Said, text: str, _: Texts) -> list[dict[str, Any]]:
         """Text messages; the last one interactive when the message has buttons: up to 3
         reply buttons, more as a list."""
         base = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to}
@@ -197,7 +200,10 @@ class WhatsAppChannel:
                 {"id": i, "title": b["title"][:24], "description": b["title"][24:96]}
                 for i, b in zip(ids, buttons, strict=True)
             ]
-            action = {"button": "Choose", "sections": [{"title": "Options", "rows": rows}]}
+            action = {
+                "button": _(replies.CHOOSE),
+                "sections": [{"title": _(replies.OPTIONS), "rows": rows}],
+            }
             kind = "list"
         interactive = {"type": kind, "body": {"text": pieces[-1]}, "action": action}
         return bodies + [{**base, "type": "interactive", "interactive": interactive}]

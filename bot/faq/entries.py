@@ -63,6 +63,15 @@ class FaqEntry:
             return translation.answer
         return self.answers.get(language or "", self.answer)
 
+    def speaks(self, language: str | None) -> bool:
+        """Whether the entry has its own answer in `language` (English is the entries')."""
+        return (
+            not language
+            or language == "en"
+            or language in self.translations
+            or (language in self.answers)
+        )
+
     def question_in(self, language: str | None) -> str:
         """The question as a shopper of that language reads it (a suggestion's title)."""
         translation = self.translations.get(language or "")

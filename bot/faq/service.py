@@ -7,8 +7,6 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import py3langid
-
 from bot.faq.decide import SUGGESTIONS, Decision, decide, faq_model, thresholds
 from bot.faq.entries import FaqEntry, faq_path
 from bot.faq.index import Match, get_index
@@ -21,6 +19,9 @@ class FaqReply:
     entry_id: str | None = None
     suggestions: list[FaqEntry] = field(default_factory=list)
     language: str | None = None  # the shopper's, for suggestions' titles
+    # False: the entry has no answer in the shopper's language, so `text` is the shop's own
+    # and the shopper is told so.
+    translated: bool = True
 
 
 def warm_up() -> None:
@@ -30,7 +31,22 @@ def warm_up() -> None:
 
 
 def language_of(text: str) -> str:
-    return py3langid.classify(text)[0]
+    """For a question asked outside a conversation (`bot faq ask`)."""
+    from bot.language import identify
+    from bot.settings import get_settings
+
+    found = identify(text)
+    return found[0] if found else get_settings().shop_language
+
+
+def _answer(entry: FaqEntry, language: str | None) -> FaqReply:
+    return FaqReply(
+        "answer",
+        entry.answer_in(language),
+        entry.id,
+        language=language,
+        translated=entry.speaks(language),
+    )
 
 
 def search(question: str, path: Path | None = None, store_question: bool = False) -> Decision:
@@ -59,12 +75,17 @@ def search_with_matches(
     return matches, decide(matches, *thresholds(model))
 
 
-def reply_to(question: str, path: Path | None = None, store_question: bool = False) -> FaqReply:
+def reply_to(
+    question: str,
+    path: Path | None = None,
+    store_question: bool = False,
+    language: str | None = None,
+) -> FaqReply:
+    """`language`: the conversation's; guessed from the question when not given."""
     decision = search(question, path, store_question)
-    language = language_of(question)
+    language = language or language_of(question)
     if decision.kind == "answer":
-        entry = decision.best.entry
-        return FaqReply("answer", entry.answer_in(language), entry.id, language=language)
+        return _answer(decision.best.entry, language)
     if decision.kind == "suggest":
         suggestions = [m.entry for m in decision.matches]
         return FaqReply("suggest", suggestions=suggestions, language=language)
@@ -75,5 +96,5 @@ def answer_entry(entry_id: str, language: str | None = None, path: Path | None =
     """The answer of one entry (a suggestion the shopper picked); unknown if it is gone."""
     for entry in get_index(path or faq_path(), faq_model()).entries:
         if entry.id == entry_id:
-            return FaqReply("answer", entry.answer_in(language), entry.id)
+            return _answer(entry, language)
     return FaqReply("unknown")

@@ -17,13 +17,14 @@ from weakref import WeakValueDictionary
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot import contract, conversations, replies, tickets
+from bot import contract, conversations, language, replies, tickets
 from bot.contract import Reply
 from bot.conversations import Said
 from bot.gateway.delivery import Delivery
 from bot.gateway.hub import Hub
 from bot.gateway.limits import RateLimiter
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.i18n import Texts, texts
 from bot.policy import load_policy
 from bot.settings import Settings, get_settings
 from bot.store.models import Conversation, StaffUser
@@ -33,6 +34,11 @@ logger = logging.getLogger(__name__)
 
 def said_by_bot(text: str) -> Reply:
     return Reply(visible=[{"text": text}])
+
+
+def texts_of(conversation: Conversation) -> Texts:
+    """The shopper-facing text in the conversation's language."""
+    return texts(conversation.language or get_settings().shop_language)
 
 
 def shows(message: dict[str, Any]) -> bool:
@@ -45,6 +51,7 @@ class Gateway:
         self, rasa: RasaClient, engine: Engine | None = None, settings: Settings | None = None
     ) -> None:
         settings = settings or get_settings()
+        self.settings = settings
         self.rasa = rasa
         self.engine = engine
         self.hub = Hub()
@@ -63,12 +70,43 @@ class Gateway:
         return lock
 
     # --- shopper side ---------------------------------------------------------------------
+    def _decide_language(
+        self, conversation: Conversation, text: str, hint: str | None, chosen: str | None
+    ) -> language.Decision:
+        """bot/language.py decides; a change is stored on the conversation."""
+        decision = language.decide(
+            text,
+            conversation.language,
+            conversation.language_source,
+            hint,
+            self.settings.shop_language,
+            chosen,
+        )
+        if decision.changes(conversation.language, conversation.language_source):
+            conversations.set_language(
+                conversation.id, decision.language, decision.source, self.engine
+            )
+        return decision
+
+    async def choose_language(self, conversation: Conversation, chosen: str) -> list[Said]:
+        """The shopper picked a language (the widget's menu): stored, and confirmed in it."""
+        async with self._lock(conversation.id):
+            self._decide_language(conversation, "", None, chosen)
+            current = conversations.get(conversation.id, self.engine)
+            _ = texts_of(current)
+            return await self._say(current, said_by_bot(_(replies.LANGUAGE_CHOSEN)))
+
     async def receive(
-        self, conversation: Conversation, text: str, payload: str | None = None
+        self,
+        conversation: Conversation,
+        text: str,
+        payload: str | None = None,
+        hint: str | None = None,
     ) -> list[Said]:
         """A shopper's message (a typed text, or a button: its title and payload). Stored
         first, then answered by the bot unless a person has the conversation or the sender
-        is over the rate limit (told once, then quiet until the minute is over)."""
+        is over the rate limit (told once, then quiet until the minute is over). `hint`: the
+        channel's idea of the shopper's language (bot/language.py)."""
         cid = conversation.id
         async with self._lock(cid):
             sender = conversations.sender_key(conversation)
@@ -76,29 +114,42 @@ class Gateway:
             extra = {"payload": payload} if payload else {}
             if not allowed:
                 extra["rate_limited"] = True
-            shopper = conversations.add(cid, "shopper", text, extra=extra, engine=self.engine)
+            decision = self._decide_language(
+                conversations.get(cid, self.engine) or conversation,
+                "" if payload else text,
+                hint,
+                None,
+            )
+            shopper = conversations.add(
+                cid, "shopper", text, extra=extra, engine=self.engine, language=decision.language
+            )
             self.hub.notify(cid)
             current = conversations.get(cid, self.engine)
+            _ = texts_of(current)
             if current.mode == "human":
                 return []
             if not allowed:
                 logger.info("%s: sender over the rate limit", conversations.log_ref(cid))
                 if self.message_limit.first_refusal(sender):
-                    return await self._say(current, said_by_bot(replies.SLOW_DOWN))
+                    return await self._say(current, said_by_bot(_(replies.SLOW_DOWN)))
                 return []
+            if decision.asked_for:  # "English please": nothing for Rasa to understand
+                return await self._say(current, said_by_bot(_(replies.LANGUAGE_CHOSEN)))
             try:
                 answer = await self.rasa.send(
                     cid,
                     payload or text,
-                    metadata=contract.message_metadata(conversation.channel, sender),
+                    metadata=contract.message_metadata(
+                        conversation.channel, sender, decision.language
+                    ),
                 )
             except RasaUnavailable as error:
                 logger.warning("%s: %s", conversations.log_ref(cid), error)
-                return await self._say(current, said_by_bot(replies.UNAVAILABLE))
+                return await self._say(current, said_by_bot(_(replies.UNAVAILABLE)))
             reply = contract.read_reply(answer)
             if not any(shows(message) for message in reply.visible) and reply.handoff is None:
                 # Rasa answered nothing: an action failed before it could say anything.
-                reply.visible = [{"text": replies.SOMETHING_WENT_WRONG}]
+                reply.visible = [{"text": _(replies.SOMETHING_WENT_WRONG)}]
                 reply.handoff = contract.Handoff(contract.ACTION_ERROR)
                 reply.notes[contract.NOTE_HANDOFF] = contract.ACTION_ERROR
             said = await self._say(current, reply)
@@ -122,19 +173,20 @@ class Gateway:
             current = conversations.get(cid, self.engine)
             if current.mode == "human":
                 return []
-            return await self._say(current, said_by_bot(replies.TEXT_ONLY))
+            return await self._say(current, said_by_bot(texts_of(current)(replies.TEXT_ONLY)))
 
     async def _say(self, conversation: Conversation, reply: Reply) -> list[Said]:
         """Store the bot's replies and deliver them. If the bot asked for a person, the
         ticket is opened and the conversation switched (one transaction, here and nowhere
         else), and the shopper is told what happens next."""
         answer = list(reply.visible)
+        _ = texts_of(conversation)
         if reply.handoff is not None:
             ticket = tickets.hand_off(
                 conversation.id, reply.handoff.reason, reply.handoff.order_number, self.engine
             )
             hours = load_policy().support_hours
-            answer.append({"text": replies.handoff_notice(ticket, hours, datetime.now(UTC))})
+            answer.append({"text": replies.handoff_notice(ticket, hours, datetime.now(UTC), _)})
         said = []
         for message in answer:
             if not shows(message):
@@ -147,7 +199,13 @@ class Gateway:
             ]
             said.append(
                 conversations.add(
-                    conversation.id, "bot", text, buttons=buttons, extra=extra, engine=self.engine
+                    conversation.id,
+                    "bot",
+                    text,
+                    buttons=buttons,
+                    extra=extra,
+                    engine=self.engine,
+                    language=_.language,
                 )
             )
         await self.delivery.send(conversation, said)

@@ -147,6 +147,9 @@ class Conversation(Base):
     mode: Mapped[str] = mapped_column(String(10), default="bot")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # The language the shopper is answered in, and what decided it (bot.language).
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    language_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
@@ -166,6 +169,7 @@ class Message(Base):
     extra: Mapped[str | None] = mapped_column(Text, nullable=True)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

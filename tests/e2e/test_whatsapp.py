@@ -14,6 +14,7 @@ import pytest
 from bot.channels.whatsapp import WhatsAppChannel
 from bot.clock import utcnow
 from bot.conversations import Said
+from bot.i18n import texts
 from tests.conftest import gateway_with, new_agent
 from tests.fakes.graph_api import FakeGraphApi
 from tests.fakes.server import serving, wait_for
@@ -174,7 +175,7 @@ def test_more_than_three_buttons_become_a_list():
         {"title": f"Question number {n} about delivery", "payload": f"/p{n}"} for n in range(5)
     ]
     said = Said(42, "bot", "Did you mean one of these?", utcnow(), buttons)
-    (body,) = WhatsAppChannel.bodies("447700900000", said, said.text)
+    (body,) = WhatsAppChannel.bodies("447700900000", said, said.text, texts("en"))
     assert body["interactive"]["type"] == "list"
     rows = body["interactive"]["action"]["sections"][0]["rows"]
     assert [r["id"] for r in rows] == [f"b42.{n}" for n in range(5)]

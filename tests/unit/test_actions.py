@@ -14,6 +14,7 @@ from actions.handoff import ActionHumanHandoff, ActionOfferHandoff
 from actions.orders import ActionAnswerOrderTopic, ActionConfirmAddressChange, ValidateAddressForm
 from actions.verification import ValidateVerifyOrderForm
 from bot import contract, replies
+from bot.i18n import texts
 from bot.orders import get_order_source
 from bot.policy import load_policy
 from bot.settings import get_settings
@@ -194,7 +195,7 @@ def test_order_status_gives_state_carrier_tracking_and_window():
     convo = Conversation()
     ask(convo, "order_status", "10402")
     shipment = seed_order("10402")["shipment"]
-    assert "#10402 is shipped" in convo.said
+    assert "#10402 has shipped" in convo.said
     assert shipment["carrier"] in convo.said and shipment["tracking_number"] in convo.said
     assert "should arrive between" in convo.said
 
@@ -344,9 +345,9 @@ def test_the_shopper_is_told_whether_someone_is_at_work():
     monday_late = datetime(2026, 11, 23, 23, 0, tzinfo=UTC)  # 18:00 in New York
     assert hours.staffed(monday_noon)
     assert not hours.staffed(saturday) and not hours.staffed(monday_late)
-    assert "within a few minutes" in replies.handoff_notice(7, hours, monday_noon)
-    away = replies.handoff_notice(7, hours, saturday)
-    assert "H-7" in away and "away right now" in away and "Monday to Friday" in away
+    assert "within a few minutes" in replies.handoff_notice(7, hours, monday_noon, texts("en"))
+    away = replies.handoff_notice(7, hours, saturday, texts("en"))
+    assert "H-7" in away and "away right now" in away and "Mon–Fri" in away
 
 
 def test_complaint_offers_a_person_and_yes_hands_off(store):

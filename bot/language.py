@@ -1,0 +1,228 @@
+"""Which language a conversation is answered in.
+
+Decided per message, in this order:
+1. an explicit choice: the widget's language menu, or a short message asking for a language
+   ("English please", "Türkçe konuşalım"); a choice holds until the shopper makes another;
+2. what the shopper writes, when a language identifier is confident (a short message only
+   when its script says it: "ok", "10423" or an email change nothing);
+3. the channel's hint (Telegram's `language_code`, the widget page's or browser's language),
+   for a conversation that has no language yet;
+4. the shop's default, `SHOP_LANGUAGE`.
+
+The languages are the shipped catalogs (bot.i18n.languages); how shoppers name each one is
+data: `data/languages/<code>.yml` (names and example requests) plus the names CLDR knows in
+every shipped language.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import yaml
+from babel import Locale
+from babel.core import get_global
+
+from bot.i18n import languages, supported
+
+LANGUAGE_DATA = Path(__file__).resolve().parent.parent / "data" / "languages"
+
+CHOICE, TEXT, HINT, DEFAULT = "choice", "text", "hint", "default"
+
+# Below these, a message in a script many languages share does not change the language.
+MIN_WORDS, MIN_LETTERS = 3, 12
+# lingua's relative confidence among the shipped languages; at 0.5 it picked no wrong language
+# in our checks, and higher only leaves more short messages undecided.
+CONFIDENT = 0.5
+SHORT_CHOICE_WORDS = 4  # "English please", "auf Deutsch bitte"
+LONG_CHOICE_WORDS = 9  # longer asks must look like one of the example requests
+
+_NOT_LANGUAGE = re.compile(r"\S+@\S+|https?://\S+|\S*\d\S*|[#№]")
+_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_SCRIPT_NAMES = {
+    "LATIN": "Latn",
+    "CYRILLIC": "Cyrl",
+    "HEBREW": "Hebr",
+    "ARABIC": "Arab",
+    "HANGUL": "Kore",
+    "GREEK": "Grek",
+    "THAI": "Thai",
+    "DEVANAGARI": "Deva",
+    "HIRAGANA": "Jpan",
+    "KATAKANA": "Jpan",
+    "CJK": "Hani",
+    "ARMENIAN": "Armn",
+    "GEORGIAN": "Geor",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    language: str
+    source: str  # CHOICE, TEXT, HINT or DEFAULT
+    asked_for: bool = False  # the message itself was a request for this language
+
+    def changes(self, language: str | None, source: str | None) -> bool:
+        return (self.language, self.source) != (language, source)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(_NOT_LANGUAGE.sub(" ", unicodedata.normalize("NFC", text)))
+
+
+def script_of(word: str) -> str | None:
+    """The ISO 15924 script of a word's first letter."""
+    for char in word:
+        if char.isalpha():
+            name = unicodedata.name(char, "")
+            return next(
+                (code for prefix, code in _SCRIPT_NAMES.items() if name.startswith(prefix)), None
+            )
+    return None
+
+
+@lru_cache(maxsize=1)
+def scripts() -> dict[str, str]:
+    """language -> its usual script, from CLDR's likely subtags ("ru" -> "Cyrl")."""
+    likely = get_global("likely_subtags")
+    return {code: likely.get(code, code).split("_")[1] for code in languages()}
+
+
+def _single_language_of_script(script: str) -> str | None:
+    users = [code for code, used in scripts().items() if used == script]
+    return users[0] if len(users) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+
+    codes = [IsoCode639_1.from_str(code) for code in languages()]
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
+
+
+def identify(text: str) -> tuple[str, float] | None:
+    """The language `text` is written in and how sure that is (0-1), or None when the text
+    says too little: no letters, or a few words in a script several languages share."""
+    found = words(text)
+    if not found:
+        return None
+    by_script: dict[str | None, int] = {}
+    for word in found:
+        script = script_of(word)
+        by_script[script] = by_script.get(script, 0) + len(word)
+    script = max(by_script, key=by_script.__getitem__)
+    if script and (only := _single_language_of_script(script)):
+        return only, 1.0
+    if len(found) < MIN_WORDS or sum(map(len, found)) < MIN_LETTERS:
+        return None
+    values = _detector().compute_language_confidence_values(" ".join(found))
+    if not values:
+        return None
+    best = values[0]
+    return best.language.iso_code_639_1.name.lower(), best.value
+
+
+# --- explicit choices ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    """Every way of naming a shipped language -> its code: CLDR's names in every shipped
+    language, plus data/languages/<code>.yml."""
+    names: dict[str, str] = {}
+    for code in languages():
+        for display_in in languages():
+            name = Locale.parse(display_in).languages.get(code)
+            if name:
+                names[name.casefold()] = code
+        for name in _language_data(code).get("names") or []:
+            names[str(name).casefold()] = code
+    return names
+
+
+@cache
+def _language_data(code: str) -> dict:
+    path = LANGUAGE_DATA / f"{code}.yml"
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+@lru_cache(maxsize=1)
+def _name_pattern() -> re.Pattern[str]:
+    # Longest first, so "на русском языке" wins over "русском". Names in scripts without
+    # spaces between a word and its particle ("한국어로") may be followed by more letters.
+    parts = []
+    for name in sorted(_names(), key=len, reverse=True):
+        tail = "" if script_of(name) in ("Kore", "Arab", "Hebr") else r"(?!\w)"
+        parts.append(rf"(?<!\w){re.escape(name)}{tail}")
+    return re.compile("|".join(parts))
+
+
+def _shape(text: str) -> tuple[list[str], list[str]]:
+    """The codes of the languages a text names, in order, and its words with every name
+    replaced by a placeholder."""
+    named: list[str] = []
+
+    def mark(match: re.Match[str]) -> str:
+        named.append(_names()[match.group(0)])
+        return " LANGUAGE "
+
+    shaped = _name_pattern().sub(mark, unicodedata.normalize("NFC", text).casefold())
+    return named, words(shaped)
+
+
+@lru_cache(maxsize=1)
+def _request_shapes() -> list[frozenset[str]]:
+    shapes = []
+    for code in languages():
+        for request in _language_data(code).get("requests") or []:
+            shapes.append(frozenset(_shape(str(request))[1]))
+    return shapes
+
+
+def asked_for(text: str) -> str | None:
+    """The language a message asks for, if that is what it does: "English please",
+    "¿puedes hablar en español?". A longer message must look like a request for a language,
+    so "the manual was only in German" is not one."""
+    named, shape = _shape(text)
+    if not named:
+        return None
+    if len(shape) > SHORT_CHOICE_WORDS:
+        if len(shape) > LONG_CHOICE_WORDS:
+            return None
+        tokens = set(shape)
+        if not any(len(tokens & req) / len(tokens | req) >= 0.5 for req in _request_shapes()):
+            return None
+    return named[-1]
+
+
+# --- the decision -------------------------------------------------------------------------
+
+
+def decide(
+    text: str,
+    current: str | None,
+    current_source: str | None,
+    hint: str | None,
+    default: str,
+    chosen: str | None = None,
+) -> Decision:
+    """The language to answer this message in. `chosen` is a choice made outside the text
+    (the widget's menu)."""
+    if choice := supported(chosen):
+        return Decision(choice, CHOICE)
+    if choice := asked_for(text):
+        return Decision(choice, CHOICE, asked_for=True)
+    if current and current_source == CHOICE:
+        return Decision(current, CHOICE)
+    found = identify(text)
+    if found and found[1] >= CONFIDENT:
+        return Decision(found[0], TEXT)
+    if current:
+        return Decision(current, current_source or DEFAULT)
+    if hinted := supported(hint):
+        return Decision(hinted, HINT)
+    return Decision(supported(default) or languages()[0], DEFAULT)
