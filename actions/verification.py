@@ -35,6 +35,17 @@ class ValidateVerifyOrderForm(FormValidationAction):
             return ["order_id"]
         return domain_slots
 
+    async def extract_order_proof(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """An email given before it was asked for ("where's 10423? I ordered as
+        zoe@example.com", or with the order number) is taken, not asked for again. Only the
+        latest message: an email that already failed is never tried twice."""
+        if tracker.get_slot("order_proof") or tracker.get_slot("requested_slot") == "order_proof":
+            return {}
+        proof = parse_proof(tracker.latest_message.get("text") or "")
+        return {"order_proof": proof[1]} if proof and proof[0] == "email" else {}
+
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

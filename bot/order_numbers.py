@@ -9,7 +9,7 @@ import unicodedata
 
 # Python's \d is any script's decimal digit; the look-arounds (not \b) let a suffix or particle
 # written straight after the number, or a prefix letter before it, still leave a number.
-_NUMBER = re.compile(r"(?<![\d.,\-/])\d{5,8}(?![\d]|[.,\-/]\d)")
+_NUMBER = re.compile(r"(?<!\d)(?<!\d[.,\-/])\d{5,8}(?!\d|[.,\-/]\d)")
 _NOT_AN_ORDER = re.compile(r"\S+@\S+|https?://\S+|\+\d[\d ()\-]{6,}")
 
 

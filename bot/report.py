@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from bot import contract
 from bot.clock import utcnow
 from bot.contract import NOTE_FAQ_ID, NOTE_FEEDBACK, NOTE_HANDOFF, NOTE_INTENT, NOTE_OUTCOME
-from bot.faq.gaps import group_gaps
+from bot.faq.gaps import group_gaps_by_language
 from bot.faq.service import search as faq_search
 from bot.intents import ORDER_TOPICS, SMALL_TALK
 from bot.store.db import get_engine, session_scope
@@ -31,6 +31,8 @@ from bot.store.models import Conversation, Message, Ticket
 # Messages that steer the conversation rather than ask something an FAQ entry could answer.
 NOT_QUESTIONS = SMALL_TALK | {"human_handoff", "inform", "faq_choice"}
 SINCE_RE = re.compile(r"^(\d+)([hdw])$")
+# A conversation from before the language was stored (migration 0002).
+UNKNOWN_LANGUAGE = "unknown"
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,12 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
     feedback: dict[str, Counter[str]] = defaultdict(Counter)
     feedback_by_intent: dict[str, Counter[str]] = defaultdict(Counter)
     unknown = 0
-    gap_texts: list[str] = []
+    unknown_by_language: Counter[str] = Counter()
+    gap_texts: list[tuple[str, str]] = []  # (message, its language)
     for cid in talked:
+        language = found[cid].language or UNKNOWN_LANGUAGE
         asked_by_faq: dict[str, str] = {}  # faq_id -> intent of the question it answered
-        pending: str | None = None  # an unanswered question, should the bot give up later
+        pending: tuple[str, str] | None = None  # unanswered, should the bot give up later
         for message in messages[cid]:
             if message.sender != "shopper":
                 continue
@@ -145,18 +149,24 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
                 feedback[faq_id][notes[NOTE_FEEDBACK]] += 1
                 feedback_by_intent[asked_by_faq.get(faq_id, "unknown")][notes[NOTE_FEEDBACK]] += 1
             unknown += notes.get(NOTE_OUTCOME) == contract.UNKNOWN
+            unknown_by_language[language] += notes.get(NOTE_OUTCOME) == contract.UNKNOWN
             if notes.get(NOTE_OUTCOME) == contract.UNKNOWN or notes.get(NOTE_HANDOFF):
                 # What the shopper wanted when the bot did not know or gave up: this message,
                 # or the question before "talk to a person".
-                gap = message.text if unanswered(notes) else pending
+                gap = (message.text, message.language or language) if unanswered(notes) else pending
                 if gap:
                     gap_texts.append(gap)
                 pending = None
             elif unanswered(notes):
-                pending = message.text
+                pending = (message.text, message.language or language)
 
     waits = [t.first_reply_at - t.created_at for t in all_tickets if t.first_reply_at]
     closed = [t.closed_at - t.created_at for t in all_tickets if t.closed_at]
+    by_language: dict[str, Counter[str]] = defaultdict(Counter)
+    for cid in talked:
+        counts = by_language[found[cid].language or UNKNOWN_LANGUAGE]
+        counts["conversations"] += 1
+        counts["handed_off" if tickets[cid] else "contained"] += 1
     daily: dict[str, Counter[str]] = defaultdict(Counter)
     for cid in talked:
         day = found[cid].created_at.date().isoformat()
@@ -194,6 +204,16 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
             for intent, c in sorted(feedback_by_intent.items())
         },
         "dont_know_answers": unknown,
+        "languages": [
+            {
+                "language": code,
+                "conversations": c["conversations"],
+                "contained": c["contained"],
+                "containment_rate": round(c["contained"] / c["conversations"], 3),
+                "dont_know_answers": unknown_by_language[code],
+            }
+            for code, c in sorted(by_language.items(), key=lambda i: (-i[1]["conversations"], i[0]))
+        ],
         "daily": [
             {"date": day, "conversations": 0, "contained": 0, "handed_off": 0, **daily[day]}
             for day in days_between(period.since, period.until)
@@ -201,11 +221,12 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
         "faq_gaps": [
             {
                 "size": g.size,
+                "language": g.language,
                 "question": g.question,
                 "examples": list(g.examples),
                 "answered_now_by": answered_now_by(g.question),
             }
-            for g in (group_gaps(gap_texts) if gaps else [])
+            for g in (group_gaps_by_language(gap_texts) if gaps else [])
         ],
         "gap_messages": len(gap_texts),
     }

@@ -34,8 +34,14 @@ def as_text(report: dict[str, Any]) -> str:
         f"Resolution time        {minutes(report['resolution_time'])}",
         f'"Don\'t know" answers   {report["dont_know_answers"]}',
         "",
-        "Intents by volume",
+        'By language (conversations / contained / "don\'t know" answers)',
     ]
+    lines += [
+        f"  {row['language']:<10}{row['conversations']:>5} {row['contained']:>5} "
+        f"{row['dont_know_answers']:>5}"
+        for row in report["languages"]
+    ] or ["  (none)"]
+    lines += ["", "Intents by volume"]
     lines += [f"  {intent:<24}{n}" for intent, n in report["intents"].items()] or ["  (none)"]
     lines += ["", "FAQ answers (answered / helped / did not help)"]
     lines += [
@@ -49,7 +55,7 @@ def as_text(report: dict[str, Any]) -> str:
     ] or ["  (none)"]
     lines += ["", f"FAQ gaps ({report['gap_messages']} unanswered messages), largest first"]
     for group in report["faq_gaps"]:
-        lines.append(f"  {group['size']:>3} x {group['question']}")
+        lines.append(f"  {group['size']:>3} x [{group['language']}] {group['question']}")
         lines += [f"        - {example}" for example in group["examples"][1:]]
     if not report["faq_gaps"]:
         lines.append("  (none)")
@@ -77,6 +83,9 @@ def as_csv(report: dict[str, Any]) -> str:
         figure = report[name]
         rows.writerow(["tickets", f"{name}_median_minutes", figure["median_minutes"], ""])
     rows.writerow(["faq", "dont_know_answers", report["dont_know_answers"], ""])
+    for row in report["languages"]:
+        detail = f"contained {row['contained']}, don't know {row['dont_know_answers']}"
+        rows.writerow(["languages", row["language"], row["conversations"], detail])
     for intent, n in report["intents"].items():
         rows.writerow(["intents", intent, n, ""])
     for row in report["faq_answers"]:
@@ -90,5 +99,8 @@ def as_csv(report: dict[str, Any]) -> str:
         detail = f"contained {day.get('contained', 0)}, handed off {day.get('handed_off', 0)}"
         rows.writerow(["daily", day["date"], day["conversations"], detail])
     for group in report["faq_gaps"]:
-        rows.writerow(["faq_gaps", group["question"], group["size"], " | ".join(group["examples"])])
+        examples = " | ".join(group["examples"])
+        rows.writerow(
+            ["faq_gaps", group["question"], group["size"], f"{group['language']}: {examples}"]
+        )
     return out.getvalue()

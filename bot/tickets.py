@@ -85,6 +85,7 @@ class QueueRow:
     assignee: str | None
     last_message: str
     channel: str | None
+    language: str | None = None  # the conversation's (bot.language)
 
 
 def queue(
@@ -127,7 +128,8 @@ def queue(
             name = ticket.assignee.username if ticket.assignee else None
             conversation = session.get(Conversation, ticket.conversation_id)
             channel = conversation.channel if conversation else None
-            rows.append(QueueRow(ticket, name, last or "", channel))
+            language = conversation.language if conversation else None
+            rows.append(QueueRow(ticket, name, last or "", channel, language))
         return rows
 
 

@@ -31,6 +31,7 @@ from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
 from bot.gateway.relay import Gateway, texts_of
+from bot.i18n import texts
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -70,6 +71,13 @@ def unsupported_kind(update: Update) -> str:
         if message is not None and getattr(message, kind, None):
             return kind
     return "attachment"
+
+
+def language_hint(update: Update) -> str | None:
+    """The language of the shopper's Telegram app (`language_code`, an IETF tag like "pt-br"):
+    the conversation's language until their messages or a choice say otherwise."""
+    user = update.effective_user
+    return user.language_code if user is not None else None
 
 
 class TelegramChannel:
@@ -119,7 +127,9 @@ class TelegramChannel:
         if text.startswith("/start"):
             text = "Hi"  # Telegram's first message when a shopper opens the bot
         if text.strip():
-            await self.gateway.receive(self.conversation_of(update), text.strip()[:4000])
+            await self.gateway.receive(
+                self.conversation_of(update), text.strip()[:4000], hint=language_hint(update)
+            )
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -147,7 +157,8 @@ class TelegramChannel:
             logger.warning("a Telegram message could not be stored: %s", context.error.orig)
             if isinstance(update, Update) and update.effective_chat is not None:
                 with contextlib.suppress(TelegramError):
-                    await context.bot.send_message(update.effective_chat.id, replies.STORE_DOWN)
+                    _ = texts(language_hint(update) or self.gateway.settings.shop_language)
+                    await context.bot.send_message(update.effective_chat.id, _(replies.STORE_DOWN))
             return
         logger.error("a Telegram update could not be handled", exc_info=context.error)
 

@@ -43,6 +43,17 @@ def thresholds(model: str) -> tuple[float, float]:
     return answer, suggest
 
 
+def thresholds_for(model: str, question: str) -> tuple[float, float]:
+    """The thresholds that fit how `question` is scored: a question in a script use-m3
+    cannot read (Hebrew) is scored by e5 alone (bot/faq/encoders.FusedEncoder), so e5's."""
+    from bot.faq.encoders import UseEncoder
+
+    first, _, second = model.partition("+")
+    if second == UseEncoder.name and not UseEncoder.reads(question):
+        return thresholds(first)
+    return thresholds(model)
+
+
 @dataclass(frozen=True)
 class Decision:
     kind: str  # "answer", "suggest" or "unknown"

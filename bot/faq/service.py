@@ -7,7 +7,7 @@ import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.faq.decide import SUGGESTIONS, Decision, decide, faq_model, thresholds
+from bot.faq.decide import SUGGESTIONS, Decision, decide, faq_model, thresholds_for
 from bot.faq.entries import FaqEntry, faq_path
 from bot.faq.index import Match, get_index
 
@@ -36,7 +36,7 @@ def language_of(text: str) -> str:
     from bot.settings import get_settings
 
     found = identify(text)
-    return found[0] if found else get_settings().shop_language
+    return found.language if found else get_settings().shop_language
 
 
 def _answer(entry: FaqEntry, language: str | None) -> FaqReply:
@@ -72,7 +72,7 @@ def search_with_matches(
     """The top `k` entries with their scores, and the decision taken on them."""
     model = faq_model()
     matches = get_index(path or faq_path(), model).search(question, k)
-    return matches, decide(matches, *thresholds(model))
+    return matches, decide(matches, *thresholds_for(model, question))
 
 
 def reply_to(

@@ -24,6 +24,7 @@ from bot.gateway import console, explain_api, insights, shopper_api
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import Gateway
 from bot.gateway.security import SecurityHeaders
+from bot.i18n import supported, texts
 from bot.settings import Settings, get_settings
 from bot.store.db import database_reachable, get_engine
 
@@ -52,8 +53,11 @@ async def store_down(request: Request, exc: Exception) -> JSONResponse:
     cause = getattr(exc, "orig", exc)
     path = KEY_IN_PATH.sub("/…", request.url.path)  # conversation ids are shoppers' keys
     logger.warning("%s %s: database unavailable: %s", request.method, path, cause)
+    # The conversation's language is in the database that is down: the browser's it is.
+    accepted = request.headers.get("accept-language", "").split(",")[0].split(";")[0]
+    _ = texts(supported(accepted) or get_settings().shop_language)
     return JSONResponse(
-        {"error": replies.STORE_DOWN}, status_code=503, headers={"Retry-After": "30"}
+        {"error": _(replies.STORE_DOWN)}, status_code=503, headers={"Retry-After": "30"}
     )
 
 

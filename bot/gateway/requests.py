@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 from bot import tickets
 from bot.clock import utcnow
 from bot.gateway.relay import Gateway
+from bot.i18n import language_name
 from bot.settings import Settings
 
 MAX_TEXT_CHARS = 4000
@@ -83,3 +84,11 @@ def waited(since: datetime, until: datetime | None = None) -> str:
 
 templates.env.filters["waited"] = waited
 templates.env.globals["reasons"] = tickets.REASONS
+
+
+def language_names(code: str | None) -> str:
+    """A conversation's language for staff: "Türkçe (tr)"; "not known yet" without one."""
+    return f"{language_name(code)} ({code})" if code else "not known yet"
+
+
+templates.env.globals["language_names"] = language_names

@@ -7,8 +7,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot import conversations
+from bot import conversations, language
 from bot.gateway.requests import BadRequest, clean_text, gateway_of, json_body
+from bot.i18n import languages, supported
 
 MAX_WAIT_SECONDS = 30.0
 
@@ -29,16 +30,30 @@ async def start_conversation(request: Request) -> JSONResponse:
         response = error("too many new conversations; please wait a minute", 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    channel = "api"
+    channel, hint = "api", None
     if await request.body():
         try:
-            channel = (await json_body(request)).get("channel", "api")
+            body = await json_body(request)
         except BadRequest as bad:
             return error(str(bad), bad.status)
+        channel, hint = body.get("channel", "api"), language_hint(body)
         if channel not in POLLED_CHANNELS:
             return error(f"'channel' must be one of {', '.join(POLLED_CHANNELS)}", 400)
-    conversation = conversations.start(channel, engine=gateway_of(request).engine)
-    return JSONResponse({"conversation_id": conversation.id, "mode": "bot"}, status_code=201)
+    engine = gateway_of(request).engine
+    conversation = conversations.start(channel, engine=engine)
+    if hint:
+        conversations.set_language(conversation.id, hint, language.HINT, engine)
+    return JSONResponse(
+        {"conversation_id": conversation.id, "mode": "bot", "language": hint},
+        status_code=201,
+    )
+
+
+def language_hint(body: dict) -> str | None:
+    """`"language"`: the widget page's `lang` or the browser's language, as a hint; only one
+    of the shipped languages counts."""
+    value = body.get("language")
+    return supported(value) if isinstance(value, str) else None
 
 
 async def post_message(request: Request) -> JSONResponse:
@@ -54,9 +69,31 @@ async def post_message(request: Request) -> JSONResponse:
             payload = clean_text(payload)
     except BadRequest as bad:
         return error(str(bad), bad.status)
-    said = await gateway.receive(conversation, text, payload)
-    mode = conversations.get(conversation.id, gateway.engine).mode
-    return JSONResponse({"messages": [s.as_json() for s in said], "mode": mode})
+    said = await gateway.receive(conversation, text, payload, hint=language_hint(body))
+    current = conversations.get(conversation.id, gateway.engine)
+    return JSONResponse(
+        {
+            "messages": [s.as_json() for s in said],
+            "mode": current.mode,
+            "language": current.language,
+        }
+    )
+
+
+async def choose_language(request: Request) -> JSONResponse:
+    """The shopper picked a language (the widget's menu): `{"language": "tr"}`."""
+    gateway = gateway_of(request)
+    conversation = conversations.get(request.path_params["cid"], gateway.engine)
+    if conversation is None:
+        return error("no such conversation", 404)
+    try:
+        chosen = language_hint(await json_body(request))
+    except BadRequest as bad:
+        return error(str(bad), bad.status)
+    if chosen is None:
+        return error(f"'language' must be one of {', '.join(languages())}", 400)
+    said = await gateway.choose_language(conversation, chosen)
+    return JSONResponse({"messages": [s.as_json() for s in said], "language": chosen})
 
 
 async def get_messages(request: Request) -> JSONResponse:
@@ -77,13 +114,16 @@ async def get_messages(request: Request) -> JSONResponse:
         said = conversations.messages(cid, after, gateway.engine)
     # Staff notes ("resolved by ...") are not for the shopper.
     shown = [s.as_json() for s in said if s.sender != "system"]
-    mode = conversations.get(cid, gateway.engine).mode
+    current = conversations.get(cid, gateway.engine)
     last = said[-1].id if said else after
-    return JSONResponse({"messages": shown, "mode": mode, "last": last})
+    return JSONResponse(
+        {"messages": shown, "mode": current.mode, "last": last, "language": current.language}
+    )
 
 
 routes = [
     Route("/api/conversations", start_conversation, methods=["POST"]),
     Route("/api/conversations/{cid}/messages", post_message, methods=["POST"]),
     Route("/api/conversations/{cid}/messages", get_messages, methods=["GET"]),
+    Route("/api/conversations/{cid}/language", choose_language, methods=["POST"]),
 ]

@@ -7,7 +7,10 @@
   const script = document.currentScript;
   const base = new URL(script ? script.src : "/widget.js", window.location.href).origin;
   const storeKey = "storefront-assist:" + base;
-  const title = (script && script.dataset.title) || "Help";
+  const customTitle = script && script.dataset.title;
+  // The page's language, else the browser's: a hint until the conversation has its own.
+  const hint = document.documentElement.lang || navigator.language || "";
+  let ui = { language: "", direction: "ltr", text: {}, languages: [] };
   let conversationId = localStorage.getItem(storeKey);
   let source = null;
   let pending = 0;
@@ -19,7 +22,9 @@
   root.innerHTML = `
     <style>
       :host { all: initial; }
-      * { box-sizing: border-box; font-family: system-ui, sans-serif; }
+      * { box-sizing: border-box; font-family: system-ui, "Noto Sans", "Noto Sans Hebrew",
+        "Noto Sans Arabic", "Noto Sans KR", "NanumGothic", "Apple SD Gothic Neo", "Malgun Gothic",
+        sans-serif; }
       .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0;
         border-radius: 999px; padding: 14px 20px; background: #1f5fbf; color: #fff; font-size: 15px;
         box-shadow: 0 4px 14px rgba(0,0,0,.25); cursor: pointer; }
@@ -30,6 +35,10 @@
       header { display: flex; justify-content: space-between; align-items: center; padding: 12px 14px;
         background: #1f5fbf; color: #fff; font-weight: 600; }
       header button { background: transparent; border: 0; color: #fff; font-size: 22px; cursor: pointer; line-height: 1; }
+      header .tools { display: flex; align-items: center; gap: 8px; }
+      header select { font-size: 12px; border-radius: 6px; border: 0; padding: 3px 4px; max-width: 110px; }
+      /* Right-to-left: the panel mirrors itself (flex-start is the right side there). */
+      .panel[dir="rtl"] { right: auto; left: 20px; }
       .log { flex: 1; overflow-y: auto; padding: 12px; display: flex; flex-direction: column; gap: 8px;
         background: #f5f6f8; margin: 0; list-style: none; }
       .msg { max-width: 85%; padding: 8px 11px; border-radius: 12px; line-height: 1.4; font-size: 14px;
@@ -55,26 +64,55 @@
         .launcher { right: 12px; bottom: 12px; }
       }
     </style>
-    <button class="launcher" type="button" aria-expanded="false" aria-controls="sa-panel">Chat with us</button>
-    <section class="panel" id="sa-panel" role="dialog" aria-label="Chat with the shop" hidden>
-      <header><span class="title"></span><button type="button" class="close" aria-label="Close chat">×</button></header>
-      <ol class="log" role="log" aria-live="polite" aria-label="Conversation"></ol>
-      <p class="status" role="status" hidden></p>
+    <button class="launcher" type="button" aria-expanded="false" aria-controls="sa-panel"></button>
+    <section class="panel" id="sa-panel" role="dialog" hidden>
+      <header><span class="title" dir="auto"></span><span class="tools"><select class="language"></select><button type="button" class="close">×</button></span></header>
+      <ol class="log" role="log" aria-live="polite"></ol>
+      <p class="status" role="status" dir="auto" hidden></p>
       <form>
-        <input name="text" autocomplete="off" maxlength="4000" aria-label="Your message" placeholder="Type your message…">
-        <button type="submit">Send</button>
+        <input name="text" autocomplete="off" maxlength="4000" dir="auto">
+        <button type="submit" class="send"></button>
       </form>
     </section>`;
   document.body.appendChild(host);
 
-  root.querySelector(".title").textContent = title;
   const launcher = root.querySelector(".launcher");
   const panel = root.querySelector(".panel");
   const log = root.querySelector(".log");
   const status = root.querySelector(".status");
   const form = root.querySelector("form");
   const input = root.querySelector("input");
+  const languageMenu = root.querySelector(".language");
   let typing = null;
+
+  function t(key) { return ui.text[key] || ""; }
+
+  // Every word of the widget comes from the gateway's catalogs, in the conversation's
+  // language; right-to-left languages turn the panel around.
+  function applyInterface() {
+    launcher.textContent = t("launcher");
+    panel.setAttribute("aria-label", t("panel"));
+    panel.lang = ui.language;
+    panel.dir = ui.direction;
+    root.querySelector(".title").textContent = customTitle || t("title");
+    root.querySelector(".close").setAttribute("aria-label", t("close"));
+    log.setAttribute("aria-label", t("log"));
+    input.setAttribute("aria-label", t("input"));
+    input.placeholder = t("placeholder");
+    root.querySelector(".send").textContent = t("send");
+    languageMenu.setAttribute("aria-label", t("language"));
+    languageMenu.replaceChildren(...ui.languages.map((l) => new Option(l.name, l.code)));
+    languageMenu.value = ui.language;
+    if (typing) typing.setAttribute("aria-label", t("typing"));
+  }
+
+  async function loadInterface(language) {
+    if (language && language === ui.language) return;
+    try {
+      ui = await api(`/api/widget/text?lang=${encodeURIComponent(language || hint)}`);
+      applyInterface();
+    } catch (error) { /* keep the words we have */ }
+  }
 
   function api(path, options) {
     return fetch(base + path, options).then((response) => {
@@ -110,10 +148,12 @@
     const item = document.createElement("li");
     item.className = "msg " + message.sender;
     item.dataset.id = message.id;
+    item.dir = "auto";  // each message in its own direction, whatever the panel's
+    if (message.sender === "bot" && message.language) loadInterface(message.language);
     if (message.sender === "agent") {
       const who = document.createElement("span");
       who.className = "who";
-      who.textContent = (message.agent || "Support") + " · support team";
+      who.textContent = t("team").replace("{agent}", message.agent || t("support"));
       item.append(who);
     }
     linkify(item, message.text);
@@ -124,6 +164,7 @@
       for (const button of message.buttons) {
         const b = document.createElement("button");
         b.type = "button";
+        b.dir = "auto";
         b.textContent = button.title;
         b.addEventListener("click", () => {
           quick.querySelectorAll("button").forEach((other) => { other.disabled = true; });
@@ -140,7 +181,7 @@
     if (on && !typing) {
       typing = document.createElement("li");
       typing.className = "typing";
-      typing.setAttribute("aria-label", "The assistant is typing");
+      typing.setAttribute("aria-label", t("typing"));
       typing.textContent = "…";
       log.append(typing);
       scrollDown();
@@ -160,7 +201,7 @@
     const started = await api("/api/conversations", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ channel: "web" }),
+      body: JSON.stringify({ channel: "web", language: hint }),
     });
     conversationId = started.conversation_id;
     localStorage.setItem(storeKey, conversationId);
@@ -170,6 +211,7 @@
   async function loadHistory() {
     try {
       const history = await api(`/api/conversations/${conversationId}/messages?after=0`);
+      await loadInterface(history.language);
       history.messages.forEach(render);
     } catch (error) {
       if (error.status === 404) {  // the shop cleared it: start afresh
@@ -189,7 +231,7 @@
     source.onmessage = (event) => { render(JSON.parse(event.data)); };
     source.onopen = () => showStatus("");
     source.onerror = () => {
-      showStatus("Connection lost. Reconnecting…");
+      showStatus(t("reconnecting"));
       // The browser retries by itself; if it gave up, start again in a moment.
       if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
     };
@@ -202,16 +244,17 @@
     showTyping(true);
     try {
       await ensureConversation();
-      const body = payload ? { text, payload } : { text };
+      const body = payload ? { text, payload, language: hint } : { text, language: hint };
       const answer = await api(`/api/conversations/${conversationId}/messages`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(body),
       });
+      await loadInterface(answer.language);
       answer.messages.forEach(render);
       showStatus("");
     } catch (error) {
-      showStatus("Your message could not be sent. Please try again.");
+      showStatus(t("not_sent"));
       input.value = input.value || text;
     } finally {
       pending -= 1;
@@ -232,7 +275,7 @@
       listen();
     } catch (error) {
       opened = false;
-      showStatus("The chat is not available right now. Please try again later.");
+      showStatus(t("unavailable"));
     }
   }
 
@@ -241,6 +284,23 @@
     launcher.setAttribute("aria-expanded", "false");
     launcher.focus();
   }
+
+  // The shopper's own choice: the conversation answers in it from now on.
+  languageMenu.addEventListener("change", async () => {
+    const chosen = languageMenu.value;
+    try {
+      await ensureConversation();
+      const answer = await api(`/api/conversations/${conversationId}/language`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ language: chosen }),
+      });
+      await loadInterface(answer.language);
+      answer.messages.forEach(render);
+    } catch (error) {
+      showStatus(t("not_sent"));
+    }
+  });
 
   launcher.addEventListener("click", () => (panel.hidden ? open() : close()));
   root.querySelector(".close").addEventListener("click", close);
@@ -252,6 +312,7 @@
     send(text);
   });
   window.addEventListener("online", () => { if (opened) listen(); });
+  loadInterface(hint);
   // A returning shopper finds the conversation open where they left it.
   if (conversationId && sessionStorage.getItem(storeKey + ":open") === "1") open();
   window.addEventListener("pagehide", () => {

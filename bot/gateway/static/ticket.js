@@ -16,6 +16,7 @@
     time.dateTime = m.time;
     time.textContent = m.time.slice(11, 19); // UTC, like the rest of the page
     const text = document.createElement("p");
+    text.dir = "auto";
     text.textContent = m.text;
     item.append(who, time, text);
     list.append(item);
