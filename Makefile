@@ -17,8 +17,10 @@ VENV_RASA := .venv-rasa/.installed
 RASA := .venv-rasa/bin/rasa
 PY := .venv/bin/python
 PIP_QUIET := --quiet --disable-pip-version-check
-# The browser tests drive Debian's chromium (Playwright cannot download a browser here).
+# The browser tests drive Debian's chromium (Playwright cannot download a browser here), with
+# fonts that cover Hangul (Nanum), Hebrew and Arabic (Noto) for the screenshots.
 CHROMIUM := /usr/bin/chromium
+FONTS := /usr/share/fonts/truetype/nanum/NanumGothic.ttf /usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Training data. The FAQ (data/faq) and the demo shop (data/shop) are not training data:
@@ -110,6 +112,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q >/dev/null
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
 
+$(FONTS):
+	@echo "Installing fonts for Korean, Hebrew and Arabic (fonts-nanum, fonts-noto-core)..."
+	$(SUDO) apt-get update -q >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-nanum fonts-noto-core >/dev/null
+
 lint: $(VENV) ## ruff check over the whole project
 	.venv/bin/ruff check .
 
@@ -128,7 +135,7 @@ test-stories: train | var/log ## Rasa test stories (tests/stories) against the t
 	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
 
-test: venvs catalogs lint validate test-stories $(CHROMIUM) ## every check CI runs: lint, validate, stories, pytest
+test: venvs catalogs lint validate test-stories $(CHROMIUM) $(FONTS) ## every check CI runs: lint, validate, stories, pytest
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
 
 test-unit: $(VENV) catalogs ## unit tests only: no servers, no trained model (under a minute)

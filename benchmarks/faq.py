@@ -104,10 +104,10 @@ def main() -> int:
     default = faq_model()
     results: dict = {"default_model": default, "models": {}}
     for model in THRESHOLDS:
-        answer_at, suggest_at = THRESHOLDS[model]
+        answer_at, suggest_at, margin = THRESHOLDS[model]
         index = FaqIndex.load_or_build(model=model, cache_dir=WORK / "cache")
         results["models"][model] = {
-            name: evaluate(index, read_queries(SETS / f"{name}.csv"), answer_at, suggest_at)
+            name: evaluate(index, read_queries(SETS / f"{name}.csv"), answer_at, suggest_at, margin)
             for name in ("paraphrases-en", "paraphrases-other", "offtopic")
         }
         print(f"evaluated {model}", flush=True)

@@ -130,6 +130,9 @@ class Settings:
     faq_suggest_threshold: float | None = setting(
         "FAQ_SUGGEST_THRESHOLD", "overrides the model's calibrated suggest threshold", None
     )
+    faq_answer_margin: float | None = setting(
+        "FAQ_ANSWER_MARGIN", "overrides the model's calibrated lead over the second entry", None
+    )
     # Limits and timings
     rate_limit_messages_per_minute: int = setting(
         "RATE_LIMIT_MESSAGES_PER_MINUTE",

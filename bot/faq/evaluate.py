@@ -21,7 +21,11 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
 
 
 def evaluate(
-    index: FaqIndex, queries: list[tuple[str, str]], answer_at: float, suggest_at: float
+    index: FaqIndex,
+    queries: list[tuple[str, str]],
+    answer_at: float,
+    suggest_at: float,
+    margin: float = 0.0,
 ) -> dict:
     hits1 = hits3 = 0
     reciprocal = 0.0
@@ -34,7 +38,7 @@ def evaluate(
         started = time.perf_counter()
         matches = index.search(query, 5)
         latencies.append((time.perf_counter() - started) * 1000)
-        decision = decide(matches, answer_at, suggest_at)
+        decision = decide(matches, answer_at, suggest_at, margin)
         decisions[decision.kind] += 1
         ids = [m.entry.id for m in matches]
         if expected:

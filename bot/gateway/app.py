@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from contextlib import asynccontextmanager
 
 from sqlalchemy import Engine
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot import replies
+from bot import language, replies
 from bot.channels import telegram, web, whatsapp
 from bot.gateway import console, explain_api, insights, shopper_api
 from bot.gateway.rasa_client import RasaClient
@@ -70,6 +71,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
+        # The language identifier loads its models in the background, not on a first message.
+        threading.Thread(target=language.warm_up, name="language-warm-up", daemon=True).start()
         started = []
         telegram_settings = telegram.TelegramSettings.from_settings(settings)
         if telegram_settings:

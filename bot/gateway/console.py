@@ -141,7 +141,11 @@ async def ticket_page(request: Request) -> Response:
     order = get_order_source().get_order(ticket.order_number) if ticket.order_number else None
     if wants_json(request):
         return JSONResponse(
-            {"ticket": ticket_json(ticket), "messages": [s.as_json() for s in said]}
+            {
+                "ticket": ticket_json(ticket),
+                "language": conversation.language if conversation else None,
+                "messages": [s.as_json() for s in said],
+            }
         )
     return templates.TemplateResponse(
         request,

@@ -48,8 +48,7 @@ def test_other_languages_find_the_right_entry(index, question, expected):
 
 
 def test_off_topic_questions_are_not_answered(index):
-    answer_at, suggest_at = thresholds(faq_model())
-    kinds = [decide(index.search(q, 5), answer_at, suggest_at).kind for q in OFF_TOPIC]
+    kinds = [decide(index.search(q, 5), *thresholds(faq_model())).kind for q in OFF_TOPIC]
     assert "answer" not in kinds
     assert kinds.count("unknown") >= len(OFF_TOPIC) - 1
 

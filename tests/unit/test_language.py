@@ -33,7 +33,7 @@ def test_a_script_only_one_language_uses_decides_even_one_word():
 
 
 def test_a_short_latin_message_does_not_overrule_the_conversation():
-    """"thanks" in a Turkish conversation is still a Turkish conversation."""
+    """ "thanks" in a Turkish conversation is still a Turkish conversation."""
     assert decide("thanks", "tr", TEXT, None, "en").language == "tr"
     # ...but it does decide a conversation nothing else has decided yet
     assert decide("Merci beaucoup", "en", DEFAULT, None, "en").language == "fr"

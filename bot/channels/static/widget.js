@@ -1,5 +1,6 @@
 // Storefront Assist chat widget. Add to any page:
-//   <script src="https://YOUR-GATEWAY/widget.js" data-title="Your Shop · Help" defer></script>
+//   <script src="https://YOUR-GATEWAY/widget.js" data-title="Your Shop" defer></script>
+// The page's <html lang> (or the browser's language) is the conversation's first language.
 // Plain JavaScript, no dependencies; its look is kept inside a shadow root so the shop's
 // styles and the widget's don't mix.
 (function () {
@@ -94,7 +95,8 @@
     panel.setAttribute("aria-label", t("panel"));
     panel.lang = ui.language;
     panel.dir = ui.direction;
-    root.querySelector(".title").textContent = customTitle || t("title");
+    // The shop's name (data-title) stays as the shop wrote it; "Help" is in the shopper's language.
+    root.querySelector(".title").textContent = customTitle ? `${customTitle} · ${t("title")}` : t("title");
     root.querySelector(".close").setAttribute("aria-label", t("close"));
     log.setAttribute("aria-label", t("log"));
     input.setAttribute("aria-label", t("input"));
