@@ -146,6 +146,7 @@ bench: venvs train catalogs ## measure accuracy, FAQ, latency, load and soak int
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.external
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.multilingual
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.load
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.soak
 

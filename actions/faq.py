@@ -36,9 +36,7 @@ class ActionFaqAnswer(ShopAction):
         question = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         try:
-            reply = faq.reply_to(
-                question, store_question=intent == "faq", language=language(tracker)
-            )
+            reply = faq.reply_to(question, intent=intent, language=language(tracker))
         except FaqError:
             # A broken FAQ file must not break the conversation: say we don't know.
             logger.exception("the FAQ cannot be loaded")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks.common import RESULTS, fresh_work_dir, print_table, trained_model, write_results
 from bot.explain import FALLBACK, FAQ_ROUTED, explanation, faq_part, route, top_intent
-from bot.faq.service import store_question_kind
+from bot.faq.service import kind_for_intent
 from bot.gateway.rasa_client import RasaClient
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
@@ -122,7 +122,7 @@ async def explain_all(texts: list[str], rasa_url: str, concurrency: int = 4) -> 
 def faq_kind_for(parse: dict, top: list[dict], strict: str, intent: str | None = None) -> str:
     """The FAQ decision action_faq_answer takes, given the intent it was reached with."""
     intent = intent or (parse.get("intent") or {}).get("name")
-    return store_question_kind(strict, bool(top)) if intent == "faq" else strict
+    return kind_for_intent(strict, bool(top), intent)
 
 
 def decision_at(item: dict, threshold: float, ambiguity: float = AMBIGUITY_THRESHOLD) -> str:

@@ -104,10 +104,12 @@ def main() -> int:
     default = faq_model()
     results: dict = {"default_model": default, "models": {}}
     for model in THRESHOLDS:
-        answer_at, suggest_at, margin = THRESHOLDS[model]
+        answer_at, suggest_at, margin, sure_at = THRESHOLDS[model]
         index = FaqIndex.load_or_build(model=model, cache_dir=WORK / "cache")
         results["models"][model] = {
-            name: evaluate(index, read_queries(SETS / f"{name}.csv"), answer_at, suggest_at, margin)
+            name: evaluate(
+                index, read_queries(SETS / f"{name}.csv"), answer_at, suggest_at, margin, sure_at
+            )
             for name in ("paraphrases-en", "paraphrases-other", "offtopic")
         }
         print(f"evaluated {model}", flush=True)

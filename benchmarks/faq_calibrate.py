@@ -5,9 +5,10 @@ in every shipped language, written apart from the FAQ and from every benchmark s
     python -m benchmarks.faq_calibrate [MODEL ...]
 
 suggest: the top score that best separates in-scope from off-topic questions (Youden's J);
-answer and margin: the pair (the best entry's score, its lead over the second entry) that
-answers the most calibration questions right while answering at most WRONG_BUDGET of them
-wrong (an off-topic question answered counts as wrong).
+sure: the score above which no calibration question's top match was wrong (answered whatever
+the lead); answer and margin: the pair (the best entry's score, its lead over the second entry)
+that, with `sure`, answers the most calibration questions right while answering at most
+WRONG_BUDGET of them wrong (an off-topic question answered counts as wrong).
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ def calibrate(model: str, cache_dir: Path | None = None, budget: float = WRONG_B
     j, suggest = max(
         (np.mean(scores[in_scope] >= t) - np.mean(scores[~in_scope] >= t), t) for t in candidates
     )
+    # sure: above the highest score any wrong top match reached, answered whatever the lead.
+    wrong_scores = scores[~right]
+    sure = float(np.nextafter(wrong_scores.max(), 1)) if len(wrong_scores) else 0.0
     # (answered right, answer, margin); ties go to the stricter pair.
     best = (-1, 1.0, 0.0)
     for margin in MARGINS:
         for answer in candidates:  # ascending: the first within budget answers the most
-            answered = (scores >= answer) & (leads >= margin)
+            answered = ((scores >= answer) & (leads >= margin)) | (scores >= sure)
             if np.sum(answered & ~right) <= budget * len(rows):
                 best = max(best, (int(np.sum(answered & right)), float(answer), margin))
                 break
@@ -62,6 +66,7 @@ def calibrate(model: str, cache_dir: Path | None = None, budget: float = WRONG_B
         "answer": round(max(answer, float(suggest)), 3),
         "suggest": round(float(suggest), 3),
         "margin": round(float(margin), 4),
+        "sure": round(sure, 3),
         "youden_j": round(float(j), 3),
         "questions": len(rows),
         "in_scope": int(in_scope.sum()),

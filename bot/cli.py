@@ -168,21 +168,26 @@ def run_faq(args: argparse.Namespace, settings: Settings) -> int:
             f"model {model}, ready in {time.perf_counter() - started:.1f} s"
         )
         return 0
-    answer_at, suggest_at, margin = thresholds(model)
+    answer_at, suggest_at, margin, sure_at = thresholds(model)
     if args.faq_command == "ask":
         matches = index.search(args.question, args.k)
         for match in matches:
             print(f"{match.score:.3f}  {match.entry.id:<28} {match.entry.question}")
-        decision = decide(matches, answer_at, suggest_at, margin)
+        decision = decide(matches, answer_at, suggest_at, margin, sure_at)
         ids = ", ".join(m.entry.id for m in decision.matches)
         print(f"decision: {decision.kind}" + (f" ({ids})" if ids else ""))
         return 0
-    result = evaluate(index, read_queries(args.queries), answer_at, suggest_at, margin)
+    result = evaluate(index, read_queries(args.queries), answer_at, suggest_at, margin, sure_at)
     result = {
         "queries_file": str(args.queries),
         "faq": str(path),
         "model": model,
-        "thresholds": {"answer": answer_at, "suggest": suggest_at, "margin": margin},
+        "thresholds": {
+            "answer": answer_at,
+            "suggest": suggest_at,
+            "margin": margin,
+            "sure": sure_at,
+        },
         **result,
     }
     out = args.out or Path("var") / "faq-eval" / f"{args.queries.stem}.json"

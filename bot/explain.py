@@ -33,11 +33,10 @@ def route(intent: str, faq_kind: str) -> str:
     return "canned_intent"
 
 
-def faq_part(text: str, store_question: bool = False) -> tuple[list[dict[str, Any]], str]:
+def faq_part(text: str, intent: str | None = None) -> tuple[list[dict[str, Any]], str]:
     """The FAQ's top matches and its decision (as `action_faq_answer` takes it)."""
     matches, decision = faq.search_with_matches(text)
-    if store_question:
-        decision = faq.for_store_question(decision, matches)
+    decision = faq.for_intent(decision, matches, intent, text)
     top = [
         {"id": m.entry.id, "question": m.entry.question, "score": round(m.score, 4)}
         for m in matches
@@ -71,5 +70,5 @@ async def explain(text: str, rasa: RasaClient) -> dict[str, Any]:
 
     parse = await rasa.parse(text)
     intent = (parse.get("intent") or {}).get("name")
-    faq_top, faq_kind = await run_in_threadpool(faq_part, text, intent == "faq")
+    faq_top, faq_kind = await run_in_threadpool(faq_part, text, intent)
     return explanation(parse, faq_top, faq_kind)

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from bot.faq.index import Match
 from bot.settings import get_settings
 
-# model: (answer, suggest, margin). margin: how far the best entry must lead the second for
-# an answer; two entries about as close are a question the shopper should pick from.
-THRESHOLDS: dict[str, tuple[float, float, float]] = {
-    "e5-small+use-m3": (0.764, 0.747, 0.048),
-    "e5-small": (0.85, 0.827, 0.032),
-    "use-m3": (0.677, 0.474, 0.05),
-    "minilm": (0.786, 0.632, 0.04),  # English only: calibrated on eleven languages, it is weak
+# model: (answer, suggest, margin, sure). An answer needs the best entry at `answer` or more
+# and `margin` ahead of the second (two entries about as close are for the shopper to pick
+# from), or at `sure` or more, where no calibration question was answered wrong.
+THRESHOLDS: dict[str, tuple[float, float, float, float]] = {
+    "e5-small+use-m3": (0.764, 0.747, 0.048, 0.916),
+    "e5-small": (0.85, 0.827, 0.032, 0.916),
+    "use-m3": (0.677, 0.474, 0.05, 0.897),
+    "minilm": (0.786, 0.632, 0.04, 0.943),  # English only: calibrated on eleven languages
 }
 SUGGESTIONS = 3
 
@@ -31,10 +32,10 @@ def faq_model() -> str:
     return get_settings().faq_model
 
 
-def thresholds(model: str) -> tuple[float, float, float]:
-    """Per-model (answer, suggest, margin); `FAQ_ANSWER_THRESHOLD`, `FAQ_SUGGEST_THRESHOLD`
-    and `FAQ_ANSWER_MARGIN` override them."""
-    answer, suggest, margin = THRESHOLDS.get(model, (None, None, 0.0))
+def thresholds(model: str) -> tuple[float, float, float, float]:
+    """Per-model (answer, suggest, margin, sure); `FAQ_ANSWER_THRESHOLD`,
+    `FAQ_SUGGEST_THRESHOLD` and `FAQ_ANSWER_MARGIN` override the first three."""
+    answer, suggest, margin, sure = THRESHOLDS.get(model, (None, None, 0.0, 1.0))
     settings = get_settings()
     answer = settings.faq_answer_threshold or answer or 0
     suggest = settings.faq_suggest_threshold or suggest or 0
@@ -45,10 +46,10 @@ def thresholds(model: str) -> tuple[float, float, float]:
             f"no thresholds for FAQ model {model!r}: set FAQ_ANSWER_THRESHOLD "
             "and FAQ_SUGGEST_THRESHOLD (calibrate with benchmarks.faq_calibrate)"
         )
-    return answer, suggest, margin
+    return answer, suggest, margin, sure
 
 
-def thresholds_for(model: str, question: str) -> tuple[float, float, float]:
+def thresholds_for(model: str, question: str) -> tuple[float, float, float, float]:
     """The thresholds that fit how `question` is scored: a question in a script use-m3
     cannot read (Hebrew) is scored by e5 alone (bot/faq/encoders.FusedEncoder), so e5's."""
     from bot.faq.encoders import UseEncoder
@@ -70,11 +71,17 @@ class Decision:
 
 
 def decide(
-    matches: list[Match], answer_at: float, suggest_at: float, margin: float = 0.0
+    matches: list[Match],
+    answer_at: float,
+    suggest_at: float,
+    margin: float = 0.0,
+    sure_at: float = 1.0,
 ) -> Decision:
-    lead = matches[0].score - matches[1].score if len(matches) > 1 else 1.0
-    if matches and matches[0].score >= answer_at and lead >= margin:
-        return Decision("answer", (matches[0],))
+    if matches:
+        score = matches[0].score
+        lead = score - matches[1].score if len(matches) > 1 else 1.0
+        if (score >= answer_at and lead >= margin) or score >= sure_at:
+            return Decision("answer", (matches[0],))
     suggestions = tuple(m for m in matches[:SUGGESTIONS] if m.score >= suggest_at)
     if suggestions:
         return Decision("suggest", suggestions)

@@ -26,6 +26,7 @@ def evaluate(
     answer_at: float,
     suggest_at: float,
     margin: float = 0.0,
+    sure_at: float = 1.0,
 ) -> dict:
     hits1 = hits3 = 0
     reciprocal = 0.0
@@ -38,7 +39,7 @@ def evaluate(
         started = time.perf_counter()
         matches = index.search(query, 5)
         latencies.append((time.perf_counter() - started) * 1000)
-        decision = decide(matches, answer_at, suggest_at, margin)
+        decision = decide(matches, answer_at, suggest_at, margin, sure_at)
         decisions[decision.kind] += 1
         ids = [m.entry.id for m in matches]
         if expected:

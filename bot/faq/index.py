@@ -49,6 +49,7 @@ class FaqIndex:
         self.index = index
         self.rows = rows  # row i of the index is a phrasing of entries[rows[i]]
         self.phrasings = [p for entry in entries for p in entry.phrasings]
+        self.widest = max((len(entry.phrasings) for entry in entries), default=1)
         self.ngrams = self.lexical = None
         if self.phrasings:
             from sklearn.feature_extraction.text import TfidfVectorizer
@@ -96,7 +97,9 @@ class FaqIndex:
         # known to be thread-safe (one BLAS thread each, so nothing is lost on 2 cores).
         with ENCODER_LOCK:
             vector = self.encoder.encode([query], "query")
-            scores, ids = self.index.search(vector, min(len(self.rows), k * 8))
+            # Wide enough that k different entries are always among the rows, however many
+            # phrasings (languages) each entry has: the decision needs the runner-up's score.
+            scores, ids = self.index.search(vector, min(len(self.rows), k * self.widest))
         lexical = self._lexical_scores(query)
         best: dict[int, Match] = {}
         for score, row in zip(scores[0], ids[0], strict=True):

@@ -49,21 +49,34 @@ def _answer(entry: FaqEntry, language: str | None) -> FaqReply:
     )
 
 
-def search(question: str, path: Path | None = None, store_question: bool = False) -> Decision:
+def search(question: str, path: Path | None = None, intent: str | None = None) -> Decision:
     matches, decision = search_with_matches(question, path)
-    return for_store_question(decision, matches) if store_question else decision
+    return for_intent(decision, matches, intent, question)
 
 
-def store_question_kind(kind: str, has_matches: bool) -> str:
-    """The NLU already judged the message a store question (intent `faq`), so instead of a
-    bare "I don't know" the shopper is offered the closest entries (and a person)."""
-    return "suggest" if kind == "unknown" and has_matches else kind
+def kind_for_intent(kind: str, has_matches: bool, intent: str | None) -> str:
+    """The FAQ's decision as the NLU's reading shapes it. A store question (intent `faq`) is
+    offered the closest entries rather than a bare "I don't know"; a message the NLU called
+    off-topic (`out_of_scope`) is offered entries but never answered outright: the NLU and the
+    FAQ must agree before the assistant answers ("check my rewards for my chase card" is close
+    to the gift-card entry, and still not about this shop)."""
+    if intent == "faq" and kind == "unknown" and has_matches:
+        return "suggest"
+    if intent == "out_of_scope" and kind == "answer":
+        return "suggest"
+    return kind
 
 
-def for_store_question(decision: Decision, matches: list[Match]) -> Decision:
-    if store_question_kind(decision.kind, bool(matches)) != decision.kind:
+def for_intent(
+    decision: Decision, matches: list[Match], intent: str | None, question: str
+) -> Decision:
+    kind = kind_for_intent(decision.kind, bool(matches), intent)
+    if kind == decision.kind:
+        return decision
+    if intent == "faq":
         return Decision("suggest", tuple(matches[:SUGGESTIONS]))
-    return decision
+    suggest_at = thresholds_for(faq_model(), question)[1]
+    return Decision("suggest", tuple(m for m in matches[:SUGGESTIONS] if m.score >= suggest_at))
 
 
 def search_with_matches(
@@ -78,11 +91,12 @@ def search_with_matches(
 def reply_to(
     question: str,
     path: Path | None = None,
-    store_question: bool = False,
+    intent: str | None = None,
     language: str | None = None,
 ) -> FaqReply:
-    """`language`: the conversation's; guessed from the question when not given."""
-    decision = search(question, path, store_question)
+    """`intent`: what the NLU read (kind_for_intent); `language`: the conversation's, guessed
+    from the question when not given."""
+    decision = search(question, path, intent)
     language = language or language_of(question)
     if decision.kind == "answer":
         return _answer(decision.best.entry, language)

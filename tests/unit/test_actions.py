@@ -374,7 +374,7 @@ def test_an_action_that_fails_apologises_and_hands_off(store, monkeypatch):
 
 def test_a_store_question_is_answered_from_the_faq_with_its_id():
     convo = Conversation()
-    convo.user("how much does delivery cost?", "faq")
+    convo.user("how much is shipping?", "faq")
     dispatcher_events = convo.run(ActionFaqAnswer())
     assert "free on orders over $50" in convo.said and "Did that help?" in convo.said
     assert convo.slots["pending_action"] == "faq_feedback:shipping-cost"

@@ -9,7 +9,8 @@ import pytest
 from bot.faq import service
 from bot.faq.decide import decide, faq_model, thresholds
 from bot.faq.entries import FaqError, load_faq
-from bot.faq.index import FaqIndex, get_index
+from bot.faq.index import FaqIndex, Match, get_index
+from bot.settings import get_settings
 
 FAQ = load_faq()
 OFF_TOPIC = [
@@ -125,3 +126,45 @@ def test_an_empty_faq_answers_nothing(tmp_path, monkeypatch):
     faq = write_faq(tmp_path / "faq.yml", "")
     assert get_index(faq).search("how much is shipping", 5) == []
     assert service.reply_to("how much is shipping", faq).kind == "unknown"
+
+
+def test_two_entries_about_as_close_are_offered_not_guessed():
+    first, second = FAQ[0], FAQ[1]
+    close = [Match(first, 0.89, ""), Match(second, 0.87, "")]
+    clear = [Match(first, 0.89, ""), Match(second, 0.80, "")]
+    sure = [Match(first, 0.95, ""), Match(second, 0.94, "")]
+    answer_at, suggest_at, margin, sure_at = thresholds("e5-small+use-m3")
+    assert margin > 0.02 and sure_at > 0.9
+    assert decide(close, answer_at, suggest_at, margin, sure_at).kind == "suggest"
+    assert decide(clear, answer_at, suggest_at, margin, sure_at).kind == "answer"
+    assert decide(sure, answer_at, suggest_at, margin, sure_at).kind == "answer"
+
+
+def test_a_message_the_nlu_called_off_topic_is_offered_entries_never_answered():
+    assert service.kind_for_intent("answer", True, "out_of_scope") == "suggest"
+    assert service.kind_for_intent("answer", True, "faq") == "answer"
+    assert service.kind_for_intent("unknown", True, "faq") == "suggest"
+    reply = service.reply_to("how much is shipping?", intent="out_of_scope")
+    assert reply.kind == "suggest" and reply.suggestions[0].id == "shipping-cost"
+
+
+def test_an_entry_without_the_shoppers_language_is_said_to_be_in_english(tmp_path, monkeypatch):
+    from actions.faq import ActionFaqAnswer
+    from tests.conftest import Conversation
+
+    monkeypatch.setattr("bot.faq.index.CACHE_DIR", tmp_path / "cache")
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    write_faq(
+        folder / "faq.yml",
+        ENTRY.format(
+            id="gift-wrap", question="Do you gift wrap?", answer="Yes, for $4 at checkout."
+        ),
+    )
+    monkeypatch.setenv("FAQ_PATH", str(folder))
+    get_settings.cache_clear()
+    convo = Conversation(metadata={"language": "tr"})
+    convo.user("Do you gift wrap?", "faq", language="tr")
+    convo.run(ActionFaqAnswer())
+    assert "İngilizce" in convo.said and "Yes, for $4 at checkout." in convo.said
+    assert "Bu yardımcı oldu mu?" in convo.said
