@@ -40,7 +40,7 @@ CATALOGS_PO := $(wildcard bot/locale/*/LC_MESSAGES/messages.po)
 CATALOGS_MO := $(CATALOGS_PO:.po=.mo)
 PYBABEL := .venv/bin/pybabel
 
-.PHONY: help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean catalogs catalogs-update catalog-new
+.PHONY: help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean catalogs catalogs-update catalog-new faq-index
 
 # Every target's rule line ends with `## what it does`; `make help` lists them in file order.
 help: ## list the targets, one line each
@@ -93,7 +93,12 @@ catalog-new: $(VENV) ## start the catalog of a new language: make catalog-new LA
 	@test -n "$(LANG)" || { echo "usage: make catalog-new LANG=code"; exit 1; }
 	$(PYBABEL) init -i bot/locale/messages.pot -d bot/locale -l $(LANG) --no-wrap
 
-run: venvs train catalogs ## install everything, train if needed, start on 127.0.0.1
+# The FAQ's search index in every language (about a minute from nothing), cached in
+# var/faq-index/ by the FAQ's content: the first shopper question, and the tests, find it ready.
+faq-index: $(VENV) | var/log ## build the FAQ search index, only if the FAQ changed
+	$(PY) -m bot.cli faq build 2> var/log/faq-index.log | tail -1
+
+run: venvs train catalogs faq-index ## install everything, train if needed, start on 127.0.0.1
 	$(PY) -m bot.stack run --model $(MODEL)
 
 shell: venvs train ## chat with Rasa and the actions in the terminal (no gateway)
@@ -135,13 +140,13 @@ test-stories: train | var/log ## Rasa test stories (tests/stories) against the t
 	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
 
-test: venvs catalogs lint validate test-stories $(CHROMIUM) $(FONTS) ## every check CI runs: lint, validate, stories, pytest
+test: venvs catalogs faq-index lint validate test-stories $(CHROMIUM) $(FONTS) ## every check CI runs: lint, validate, stories, pytest
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
 
 test-unit: $(VENV) catalogs ## unit tests only: no servers, no trained model (under a minute)
 	$(PY) -m pytest -q tests/unit
 
-bench: venvs train catalogs ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
+bench: venvs train catalogs faq-index ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway

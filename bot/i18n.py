@@ -148,8 +148,12 @@ def texts(language: str | None) -> Texts:
 
 
 def language_name(language: str, in_language: str | None = None) -> str:
-    """The language's name in `in_language` (default: in itself, capitalised: "Türkçe")."""
+    """The language's name in `in_language` (default: in itself, capitalised: "Türkçe");
+    a code CLDR does not know stays as it is."""
     if in_language and in_language != language:
         return _locale(in_language).languages.get(language) or language
-    name = _locale(language).get_display_name(language) or language
+    try:
+        name = Locale.parse(language).get_display_name(language) or language
+    except (UnknownLocaleError, ValueError):
+        return language
     return name[:1].upper() + name[1:]

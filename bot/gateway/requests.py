@@ -87,8 +87,11 @@ templates.env.globals["reasons"] = tickets.REASONS
 
 
 def language_names(code: str | None) -> str:
-    """A conversation's language for staff: "Türkçe (tr)"; "not known yet" without one."""
-    return f"{language_name(code)} ({code})" if code else "not known yet"
+    """A conversation's language for staff: "Türkçe (tr)"; without one (a conversation from
+    before languages were recorded, or that has not said anything yet): "not recorded"."""
+    if not code or code == "unknown":
+        return "not recorded"
+    return f"{language_name(code)} ({code})"
 
 
 templates.env.globals["language_names"] = language_names

@@ -30,7 +30,7 @@ def test_order_status_with_verification(stack):
     assert "order number" in chat(stack, "e2e-status", "hi, where is my order?")
     assert "email address or the delivery postcode" in chat(stack, "e2e-status", "#10402")
     reply = chat(stack, "e2e-status", order["postcode"])
-    assert "#10402 is shipped" in reply
+    assert "#10402 has shipped" in reply
     assert order["shipment"]["tracking_number"] in reply
 
 

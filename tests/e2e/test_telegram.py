@@ -57,7 +57,7 @@ def test_polling_conversation_with_verification(telegram):
     telegram.user_says(chat, "where is my order 10402?")
     assert "email address or the delivery postcode" in replies(telegram, chat, 2)[1]["text"]
     telegram.user_says(chat, order["postcode"])
-    assert "#10402 is shipped" in replies(telegram, chat, 3)[2]["text"]
+    assert "#10402 has shipped" in replies(telegram, chat, 3)[2]["text"]
 
 
 def test_buttons_are_an_inline_keyboard_and_a_press_answers(telegram):
