@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot import conversations, staff, tickets
+from bot import conversations, saved_replies, staff, tickets
 from bot.clock import utcnow
 from bot.gateway.requests import BadRequest, clean_text, form_fields, gateway_of, templates
 from bot.gateway.security import (
@@ -23,6 +23,7 @@ from bot.gateway.security import (
     staff_only,
     wants_json,
 )
+from bot.i18n import languages
 from bot.orders import get_order_source
 
 HERE = Path(__file__).parent
@@ -139,11 +140,15 @@ async def ticket_page(request: Request) -> Response:
     except LookupError:
         return PlainTextResponse("No such ticket.", status_code=404)
     order = get_order_source().get_order(ticket.order_number) if ticket.order_number else None
+    language = conversation.language if conversation else None
+    shop_language = gateway_of(request).settings.shop_language
+    saved = saved_replies.for_language(language, shop_language, gateway_of(request).engine)
     if wants_json(request):
         return JSONResponse(
             {
                 "ticket": ticket_json(ticket),
-                "language": conversation.language if conversation else None,
+                "language": language,
+                "saved_replies": [vars(v) for v in saved],
                 "messages": [s.as_json() for s in said],
             }
         )
@@ -156,6 +161,7 @@ async def ticket_page(request: Request) -> Response:
             "conversation": conversation,
             "messages": said,
             "order": order,
+            "saved_replies": saved,
             "now": utcnow(),
         },
     )
@@ -241,7 +247,41 @@ async def export(request: Request) -> Response:
     )
 
 
+@staff_only
+async def replies_page(request: Request) -> Response:
+    """Saved replies, each with its versions per language, and a form to add one."""
+    versions = saved_replies.every_version(gateway_of(request).engine)
+    if wants_json(request):
+        return JSONResponse({"saved_replies": [vars(v) for v in versions]})
+    return templates.TemplateResponse(
+        request,
+        "replies.html",
+        {"staff": current_staff(request), "versions": versions, "languages": languages()},
+    )
+
+
+@staff_only
+async def save_reply(request: Request) -> Response:
+    try:
+        form = await form_fields(request)
+        version = saved_replies.save(
+            str(form.get("name", "")),
+            str(form.get("language", "")),
+            str(form.get("text", "")),
+            gateway_of(request).engine,
+        )
+    except (BadRequest, ValueError) as problem:
+        if wants_json(request):
+            return JSONResponse({"error": str(problem)}, status_code=400)
+        return PlainTextResponse(str(problem), status_code=400)
+    if wants_json(request):
+        return JSONResponse({"saved_reply": vars(version)}, status_code=201)
+    return RedirectResponse("/console/replies", status_code=303)
+
+
 routes = [
+    Route("/console/replies", replies_page, methods=["GET"]),
+    Route("/console/replies", save_reply, methods=["POST"]),
     Route("/console/login", login_page, methods=["GET"]),
     Route("/console/login", login, methods=["POST"]),
     Route("/console/logout", logout, methods=["POST"]),

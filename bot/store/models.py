@@ -209,6 +209,19 @@ class Ticket(Base):
     assignee: Mapped[StaffUser | None] = relationship()
 
 
+class SavedReply(Base):
+    """A ready answer staff insert into a reply: one row per name and language."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (UniqueConstraint("name", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    language: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class StaffUser(Base):
     __tablename__ = "staff_users"
 

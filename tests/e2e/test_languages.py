@@ -124,3 +124,25 @@ def test_an_faq_answer_comes_in_the_shoppers_language(stack):
     shopper = Speaker(stack)
     shopper.says("Quanto costa la spedizione standard? Ci sono spese di spedizione?")
     assert shopper.replies_in("it")
+
+
+def test_a_saved_reply_is_offered_in_the_tickets_language(stack):
+    shopper = Speaker(stack)
+    shopper.says("Merhaba, bir yetkiliyle görüşmek istiyorum lütfen")
+    assert shopper.mode == "human"
+    ticket = ticket_of(get_engine(stack.db_url), shopper.id)
+    agent = new_agent(stack)
+    delayed = "Your parcel is delayed by the carrier; it should arrive within two days."
+    gecikme = "Kargonuz kargo firması nedeniyle gecikti; iki gün içinde ulaşması bekleniyor."
+    for language, text in (("en", delayed), ("tr", gecikme)):
+        saved = agent.post("/console/replies", name="carrier delay", language=language, text=text)
+        assert saved.status_code == 201
+    agent.post("/console/replies", name="thanks for waiting", language="en", text="Thanks!")
+    assert agent.post("/console/replies", name="x", language="xx", text="y").status_code == 400
+    offered = {v["name"]: v for v in agent.ticket(ticket.id)["saved_replies"]}
+    assert (
+        offered["carrier delay"]["language"] == "tr" and offered["carrier delay"]["text"] == gecikme
+    )
+    assert offered["thanks for waiting"]["language"] == "en"  # no Turkish version: the shop's
+    page = agent.http.get(f"/console/tickets/{ticket.id}", headers={"accept": "text/html"}).text
+    assert "carrier delay (tr)" in page

@@ -103,6 +103,9 @@ def test_hebrew_in_the_console_and_insights(stack, browser):
 
     agent = new_agent(stack)
     username = agent.http.get("/console/session").json()["username"]
+    hebrew = "שלום, אני מהצוות ואשמח לעזור."
+    agent.post("/console/replies", name="hello from staff", language="en", text="Hi, I'm here.")
+    agent.post("/console/replies", name="hello from staff", language="he", text=hebrew)
     console = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     console.goto(f"{stack.gateway_url}/console/login")
     console.get_by_label("Username").fill(username)
@@ -112,6 +115,10 @@ def test_hebrew_in_the_console_and_insights(stack, browser):
     message = console.locator("#transcript li.shopper p").first
     assert message.get_attribute("dir") == "auto" and direction(message) == "rtl"
     assert "עברית (he)" in console.locator("p.meta").inner_text()
+    # The saved reply's Hebrew version goes into the reply box, right-to-left.
+    console.locator("#saved-reply").select_option(label="hello from staff (he)")
+    box = console.locator("#reply-text")
+    assert box.input_value() == hebrew and direction(box) == "rtl"
     screenshot(console, "console-ticket-he")
 
     console.goto(f"{stack.gateway_url}/console/insights?since=1d")

@@ -47,4 +47,16 @@
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) text.form.requestSubmit();
     });
   }
+
+  // A saved reply (in the shopper's language where it has a version) goes into the reply box.
+  const saved = document.getElementById("saved-reply");
+  const box = document.getElementById("reply-text");
+  if (saved && box) {
+    saved.addEventListener("change", () => {
+      if (!saved.value) return;
+      box.value = box.value ? box.value + "\n" + saved.value : saved.value;
+      saved.value = "";
+      box.focus();
+    });
+  }
 })();
