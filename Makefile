@@ -87,11 +87,11 @@ catalogs-update: $(VENV) ## extract the message ids into messages.pot and merge 
 	  -o bot/locale/messages.pot . > /dev/null
 	$(PYBABEL) update -i bot/locale/messages.pot -d bot/locale --no-wrap --ignore-obsolete
 
-# A new language: make catalog-new LANG=it, then translate bot/locale/it/LC_MESSAGES/messages.po
+# A new language: make catalog-new CODE=it, then translate bot/locale/it/LC_MESSAGES/messages.po
 # (and add data/nlu/languages/it.yml, data/faq/translations/it.yml, data/languages/it.yml).
-catalog-new: $(VENV) ## start the catalog of a new language: make catalog-new LANG=it
-	@test -n "$(LANG)" || { echo "usage: make catalog-new LANG=code"; exit 1; }
-	$(PYBABEL) init -i bot/locale/messages.pot -d bot/locale -l $(LANG) --no-wrap
+catalog-new: $(VENV) ## start the catalog of a new language: make catalog-new CODE=it
+	@test -n "$(CODE)" || { echo "usage: make catalog-new CODE=code"; exit 1; }
+	$(PYBABEL) init -i bot/locale/messages.pot -d bot/locale -l $(CODE) --no-wrap
 
 # The FAQ's search index in every language (about a minute from nothing), cached in
 # var/faq-index/ by the FAQ's content: the first shopper question, and the tests, find it ready.
@@ -101,7 +101,7 @@ faq-index: $(VENV) | var/log ## build the FAQ search index, only if the FAQ chan
 run: venvs train catalogs faq-index ## install everything, train if needed, start on 127.0.0.1
 	$(PY) -m bot.stack run --model $(MODEL)
 
-shell: venvs train ## chat with Rasa and the actions in the terminal (no gateway)
+shell: venvs train catalogs ## chat with Rasa and the actions in the terminal (no gateway)
 	$(PY) -m bot.stack shell --model $(MODEL)
 
 db-reset: $(VENV) ## put the store database back to the seeded demo shop
