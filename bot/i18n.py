@@ -30,14 +30,13 @@ from babel.dates import (
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency
 
 from bot.policy import SupportHours
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "messages"
 SOURCE_LANGUAGE = "en"  # the language the message ids are written in
-RIGHT_TO_LEFT = frozenset({"ar", "he", "fa", "ur"})
 
 
 def N_(message: str) -> str:
@@ -108,9 +107,6 @@ class Texts:
     def money(self, amount: Decimal, currency: str) -> str:
         return format_currency(amount, currency, locale=self.locale)
 
-    def number(self, value: int | float | Decimal) -> str:
-        return format_decimal(value, locale=self.locale)
-
     def join(self, items: list[str]) -> str:
         """ "a, b and c" in the locale's words."""
         return format_list(items, locale=self.locale)
@@ -131,7 +127,8 @@ class Texts:
 
     @property
     def direction(self) -> str:
-        return "rtl" if self.language in RIGHT_TO_LEFT else "ltr"
+        """From CLDR, so a new right-to-left language needs no code."""
+        return "rtl" if self.locale.character_order == "right-to-left" else "ltr"
 
 
 @lru_cache(maxsize=32)

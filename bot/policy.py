@@ -29,7 +29,6 @@ class SupportHours:
     """When the support team answers handed-off conversations."""
 
     timezone: str
-    label: str
     days: frozenset[int]  # 0 = Monday
     open: time
     close: time
@@ -45,7 +44,6 @@ class SupportHours:
 def _support_hours(raw: dict) -> SupportHours:
     return SupportHours(
         timezone=raw["timezone"],
-        label=raw["label"],
         days=frozenset(DAY_NAMES.index(day.lower()[:3]) for day in raw["days"]),
         open=time.fromisoformat(raw["open"]),
         close=time.fromisoformat(raw["close"]),
