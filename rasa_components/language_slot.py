@@ -7,37 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.contract import LANGUAGE_SLOT, language_of
+from rasa_components.message_entities import MessageEntities
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageFromMetadata(GraphComponent, EntityExtractorMixin):
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LanguageFromMetadata:
-        return cls()
-
-    def process(self, messages: list[Message]) -> list[Message]:
-        for message in messages:
-            language = language_of(message.get("metadata"))
-            if language:
-                entity = {
-                    "entity": LANGUAGE_SLOT,
-                    "value": language,
-                    "extractor": self.__class__.__name__,
-                }
-                message.set(ENTITIES, [*message.get(ENTITIES, []), entity], add_to_output=True)
-        return messages
+class LanguageFromMetadata(MessageEntities):
+    def entities(self, message: Message) -> list[dict[str, Any]]:
+        language = language_of(message.get("metadata"))
+        return [{"entity": LANGUAGE_SLOT, "value": language}] if language else []

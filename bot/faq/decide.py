@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.faq.encoders import UseEncoder
 from bot.faq.index import Match
 from bot.settings import get_settings
 
@@ -52,8 +53,6 @@ def thresholds(model: str) -> tuple[float, float, float, float]:
 def thresholds_for(model: str, question: str) -> tuple[float, float, float, float]:
     """The thresholds that fit how `question` is scored: a question in a script use-m3
     cannot read (Hebrew) is scored by e5 alone (bot/faq/encoders.FusedEncoder), so e5's."""
-    from bot.faq.encoders import UseEncoder
-
     first, _, second = model.partition("+")
     if second == UseEncoder.name and not UseEncoder.reads(question):
         return thresholds(first)
