@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -154,12 +155,16 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_faq(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.faq.decide import decide, thresholds
+    from bot.faq.decide import calibration, calibration_for, decide
     from bot.faq.evaluate import evaluate, read_queries
     from bot.faq.index import FaqIndex
 
     model = settings.faq_model
     path = args.path if args.faq_command == "build" else args.faq
+    if args.faq_command == "build" and "FAQ_ENCODER_THREADS" not in os.environ:
+        # Nothing else runs beside a build: every core encodes (the servers keep one each).
+        os.environ["FAQ_ENCODER_THREADS"] = str(os.cpu_count() or 1)
+        get_settings.cache_clear()
     started = time.perf_counter()
     index = FaqIndex.load_or_build(path, model)
     if args.faq_command == "build":
@@ -168,26 +173,25 @@ def run_faq(args: argparse.Namespace, settings: Settings) -> int:
             f"model {model}, ready in {time.perf_counter() - started:.1f} s"
         )
         return 0
-    answer_at, suggest_at, margin, sure_at = thresholds(model)
     if args.faq_command == "ask":
         matches = index.search(args.question, args.k)
         for match in matches:
             print(f"{match.score:.3f}  {match.entry.id:<28} {match.entry.question}")
-        decision = decide(matches, answer_at, suggest_at, margin, sure_at)
+        decision = decide(matches, calibration_for(model, args.question))
         ids = ", ".join(m.entry.id for m in decision.matches)
-        print(f"decision: {decision.kind}" + (f" ({ids})" if ids else ""))
+        print(
+            f"decision: {decision.kind}"
+            + (f" ({ids})" if ids else "")
+            + f", probability the best entry is right {decision.probability:.2f}"
+        )
         return 0
-    result = evaluate(index, read_queries(args.queries), answer_at, suggest_at, margin, sure_at)
+    calibrated = calibration(model)
+    result = evaluate(index, read_queries(args.queries), calibrated)
     result = {
         "queries_file": str(args.queries),
         "faq": str(path),
         "model": model,
-        "thresholds": {
-            "answer": answer_at,
-            "suggest": suggest_at,
-            "margin": margin,
-            "sure": sure_at,
-        },
+        "calibration": calibrated.__dict__,
         **result,
     }
     out = args.out or Path("var") / "faq-eval" / f"{args.queries.stem}.json"

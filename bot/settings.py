@@ -124,14 +124,21 @@ class Settings:
         "`e5-small+use-m3`, `e5-small`, `use-m3`, `minilm` or `st:/path/to/model`",
         DEFAULT_FAQ_MODEL,
     )
+    faq_encoder_threads: int = setting(
+        "FAQ_ENCODER_THREADS",
+        "CPU threads per FAQ encoder; `bot faq build` (`make faq-index`) uses every core",
+        1,
+        at_least=1,
+    )
     faq_answer_threshold: float | None = setting(
-        "FAQ_ANSWER_THRESHOLD", "overrides the model's calibrated answer threshold", None
+        "FAQ_ANSWER_THRESHOLD",
+        "answer when the best entry is at least this likely right (0-1; calibrated per model)",
+        None,
     )
     faq_suggest_threshold: float | None = setting(
-        "FAQ_SUGGEST_THRESHOLD", "overrides the model's calibrated suggest threshold", None
-    )
-    faq_answer_margin: float | None = setting(
-        "FAQ_ANSWER_MARGIN", "overrides the model's calibrated lead over the second entry", None
+        "FAQ_SUGGEST_THRESHOLD",
+        "offer entries when the best is at least this likely right (0-1)",
+        None,
     )
     # Limits and timings
     rate_limit_messages_per_minute: int = setting(

