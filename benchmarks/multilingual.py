@@ -29,7 +29,7 @@ import httpx
 
 from benchmarks.common import fresh_work_dir, print_table, trained_model, write_results
 from bot.faq import service as faq
-from bot.faq.decide import decide, faq_model, thresholds_for
+from bot.faq.decide import calibration_for, decide, faq_model
 from bot.faq.entries import faq_path
 from bot.faq.index import get_index
 from bot.language import identify
@@ -88,7 +88,7 @@ def faq_questions() -> tuple[dict, list[dict]]:
     for row in rows("faq.csv"):
         lang, expected = row["lang"], row["faq_id"] or None
         matches = index.search(row["text"], 5)
-        decision = decide(matches, *thresholds_for(faq_model(), row["text"]))
+        decision = decide(matches, calibration_for(faq_model(), row["text"]))
         top = matches[0].entry.id if matches else None
         counts = per[lang]
         counts["questions"] += 1

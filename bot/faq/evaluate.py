@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.faq.decide import decide
+from bot.faq.decide import Calibration, decide
 from bot.faq.index import FaqIndex
 
 
@@ -23,10 +23,7 @@ def read_queries(path: Path) -> list[tuple[str, str]]:
 def evaluate(
     index: FaqIndex,
     queries: list[tuple[str, str]],
-    answer_at: float,
-    suggest_at: float,
-    margin: float = 0.0,
-    sure_at: float = 1.0,
+    calibration: Calibration,
 ) -> dict:
     hits1 = hits3 = 0
     reciprocal = 0.0
@@ -39,7 +36,7 @@ def evaluate(
         started = time.perf_counter()
         matches = index.search(query, 5)
         latencies.append((time.perf_counter() - started) * 1000)
-        decision = decide(matches, answer_at, suggest_at, margin, sure_at)
+        decision = decide(matches, calibration)
         decisions[decision.kind] += 1
         ids = [m.entry.id for m in matches]
         if expected:

@@ -4,10 +4,10 @@ honest "I don't know". Used by the actions and by `bot faq ask`."""
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from bot.faq.decide import SUGGESTIONS, Decision, decide, faq_model, thresholds_for
+from bot.faq.decide import SUGGESTIONS, Decision, calibration_for, decide, faq_model
 from bot.faq.entries import FaqEntry, faq_path
 from bot.faq.index import Match, get_index
 
@@ -74,9 +74,10 @@ def for_intent(
     if kind == decision.kind:
         return decision
     if intent == "faq":
-        return Decision("suggest", tuple(matches[:SUGGESTIONS]))
-    suggest_at = thresholds_for(faq_model(), question)[1]
-    return Decision("suggest", tuple(m for m in matches[:SUGGESTIONS] if m.score >= suggest_at))
+        return Decision("suggest", tuple(matches[:SUGGESTIONS]), decision.probability)
+    calibrated = calibration_for(faq_model(), question)
+    offered = decide(matches, replace(calibrated, answer=1.1))  # never an answer
+    return Decision("suggest", offered.matches, decision.probability)
 
 
 def search_with_matches(
@@ -85,7 +86,7 @@ def search_with_matches(
     """The top `k` entries with their scores, and the decision taken on them."""
     model = faq_model()
     matches = get_index(path or faq_path(), model).search(question, k)
-    return matches, decide(matches, *thresholds_for(model, question))
+    return matches, decide(matches, calibration_for(model, question))
 
 
 def reply_to(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.faq import service
-from bot.faq.decide import decide, faq_model, thresholds
+from bot.faq.decide import calibration, decide, faq_model
 from bot.faq.entries import FaqError, load_faq
 from bot.faq.index import FaqIndex, Match, get_index
 from bot.settings import get_settings
@@ -49,7 +49,7 @@ def test_other_languages_find_the_right_entry(index, question, expected):
 
 
 def test_off_topic_questions_are_not_answered(index):
-    kinds = [decide(index.search(q, 5), *thresholds(faq_model())).kind for q in OFF_TOPIC]
+    kinds = [decide(index.search(q, 5), calibration(faq_model())).kind for q in OFF_TOPIC]
     assert "answer" not in kinds
     assert kinds.count("unknown") >= len(OFF_TOPIC) - 1
 
@@ -97,7 +97,7 @@ def test_the_index_is_rebuilt_when_the_faq_changes(tmp_path, monkeypatch):
     second = get_index(faq)
     assert second is not first
     assert second.search("do you sell socks for hiking", 1)[0].entry.id == "hiking-socks"
-    assert len(list((tmp_path / "cache").glob("*.faiss"))) == 2
+    assert len(list((tmp_path / "cache").glob("*.index.npy"))) == 2
 
 
 @pytest.mark.parametrize(
@@ -130,14 +130,27 @@ def test_an_empty_faq_answers_nothing(tmp_path, monkeypatch):
 
 def test_two_entries_about_as_close_are_offered_not_guessed():
     first, second = FAQ[0], FAQ[1]
-    close = [Match(first, 0.89, ""), Match(second, 0.87, "")]
-    clear = [Match(first, 0.89, ""), Match(second, 0.80, "")]
-    sure = [Match(first, 0.95, ""), Match(second, 0.94, "")]
-    answer_at, suggest_at, margin, sure_at = thresholds("e5-small+use-m3")
-    assert margin > 0.02 and sure_at > 0.9
-    assert decide(close, answer_at, suggest_at, margin, sure_at).kind == "suggest"
-    assert decide(clear, answer_at, suggest_at, margin, sure_at).kind == "answer"
-    assert decide(sure, answer_at, suggest_at, margin, sure_at).kind == "answer"
+    calibrated = calibration("e5-small+use-m3")
+    close = [Match(first, 0.8, ""), Match(second, 0.8, "")]
+    clear = [Match(first, 0.8, ""), Match(second, 0.72, "")]
+    far = [Match(first, 0.60, ""), Match(second, 0.59, "")]
+    assert decide(close, calibrated).kind == "suggest"
+    assert decide(clear, calibrated).kind == "answer"
+    assert decide(far, calibrated).kind == "unknown"
+    # The same lead means more the higher the best score: a probability, monotone in both.
+    assert calibrated.probability(0.9, 0.05) > calibrated.probability(0.8, 0.05)
+    assert calibrated.probability(0.8, 0.08) > calibrated.probability(0.8, 0.02)
+
+
+def test_the_thresholds_are_probabilities_a_shop_can_set(monkeypatch):
+    clear = [Match(FAQ[0], 0.8, ""), Match(FAQ[1], 0.75, "")]
+    assert decide(clear, calibration("e5-small+use-m3")).kind == "answer"
+    monkeypatch.setenv("FAQ_ANSWER_THRESHOLD", "0.99")
+    get_settings.cache_clear()
+    strict = calibration("e5-small+use-m3")
+    assert strict.answer == 0.99
+    assert decide(clear, strict).kind == "suggest"
+    get_settings.cache_clear()
 
 
 def test_a_message_the_nlu_called_off_topic_is_offered_entries_never_answered():
