@@ -1,5 +1,6 @@
 """Store questions, and messages the NLU was unsure about: answer from the FAQ, offer the
-closest entries, or say honestly that the assistant does not know (twice: a person)."""
+closest entries (one round at most), or say honestly that the assistant does not know and offer
+a person (twice: a person)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,25 @@ class ActionFaqAnswer(ShopAction):
             # A broken FAQ file must not break the conversation: say we don't know.
             logger.exception("the FAQ cannot be loaded")
             reply = faq.FaqReply("unknown")
+        if reply.kind == "suggest" and suggested_last_turn(tracker):
+            # The shopper did not find it among the last suggestions: no second round.
+            reply = faq.FaqReply("unknown", language=reply.language)
         return say_faq_reply(dispatcher, tracker, reply)
+
+
+def suggested_last_turn(tracker: Tracker) -> bool:
+    """Whether the assistant's last turn offered FAQ entries to pick from."""
+    shopper_messages = 0
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            shopper_messages += 1
+            if shopper_messages == 2:
+                return False
+        elif event.get("event") == "bot" and shopper_messages == 1:
+            buttons = (event.get("data") or {}).get("buttons") or []
+            if any(str(b.get("payload", "")).startswith("/faq_choice") for b in buttons):
+                return True
+    return False
 
 
 class ActionFaqChoice(ShopAction):

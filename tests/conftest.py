@@ -37,9 +37,10 @@ def seed_order(number: str) -> dict[str, Any]:
     return {**order, "email": customer["email"], "postcode": customer["address"]["postcode"]}
 
 
-def make_stack(tmp: Path) -> Stack:
+def make_stack(tmp: Path, env: dict[str, str] | None = None) -> Stack:
     """Action server, Rasa and gateway on free ports, with their own store and tracker
-    databases in tmp (kept across restarts). `stack.db_url` is the store's URL."""
+    databases in tmp (kept across restarts), and any other settings in `env`. `stack.db_url`
+    is the store's URL."""
     if not MODEL or not Path(MODEL).exists():
         pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
     stack = Stack(
@@ -53,6 +54,7 @@ def make_stack(tmp: Path) -> Stack:
             # Every test shopper comes from 127.0.0.1; tests/e2e/test_abuse.py checks the limits.
             "RATE_LIMIT_MESSAGES_PER_MINUTE": "100000",
             "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "100000",
+            **(env or {}),
         },
         tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
     )
@@ -151,8 +153,12 @@ class Conversation:
         self.sent = dispatcher.messages  # whole messages: buttons, metadata
         said = [text for m in dispatcher.messages if (text := m.get("text") or m.get("response"))]
         self.messages = said
-        for message in said:
-            self.events.append({"event": "bot", "text": message, "timestamp": time.time()})
+        for message in dispatcher.messages:
+            if text := message.get("text") or message.get("response"):
+                data = {"buttons": message.get("buttons") or []}
+                self.events.append(
+                    {"event": "bot", "text": text, "data": data, "timestamp": time.time()}
+                )
         for event in events:
             if event["event"] == "slot":
                 self.slots[event["name"]] = event["value"]

@@ -405,15 +405,30 @@ def test_faq_answers_misses_and_feedback_are_noted_for_the_report():
 
 def test_a_middling_match_offers_suggestions_as_buttons():
     convo = Conversation()
-    convo.user("do you deliver to Japan?", "faq")
+    convo.user("what about gift stuff", "faq")
     convo.run(ActionFaqAnswer())
     buttons = convo.sent[0]["buttons"]
     assert "Did you mean" in convo.said
-    assert buttons[0]["payload"] == '/faq_choice{"faq_id": "international-shipping"}'
+    assert buttons[0]["payload"] == '/faq_choice{"faq_id": "gift-wrapping"}'
     convo.user(buttons[0]["payload"], "faq_choice")
-    convo.latest["entities"] = [{"entity": "faq_id", "value": "international-shipping"}]
+    convo.latest["entities"] = [{"entity": "faq_id", "value": "gift-wrapping"}]
     convo.run(ActionFaqChoice())
-    assert "We ship to Canada, the UK" in convo.said
+    assert "Did that help?" in convo.said and "wrap" in convo.said
+
+
+def test_one_round_of_suggestions_then_an_honest_dont_know_and_a_person(store):
+    convo = Conversation()
+    convo.user("can I change things", "faq")  # a store question the FAQ half-recognises
+    convo.run(ActionFaqAnswer())
+    assert "Did you mean" in convo.said and convo.sent[0]["buttons"]
+    convo.user("no, something about the colour of the box", "faq")
+    convo.run(ActionFaqAnswer())
+    assert "Did you mean" not in convo.said and "connect you with a person" in convo.said
+    assert not any(m.get("buttons") for m in convo.sent)
+    assert convo.slots["pending_action"] == "handoff:bot_failed"
+    convo.user("do you deliver to Japan?", "faq")  # a new question after the "don't know"
+    convo.run(ActionFaqAnswer())
+    assert convo.sent[0].get("buttons") or "Japan" in convo.said
 
 
 def test_unknown_once_offers_a_person_and_no_keeps_the_bot(store):
