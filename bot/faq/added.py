@@ -63,15 +63,14 @@ def add_entry(
         if file.exists():
             entries = (yaml.safe_load(file.read_text(encoding="utf-8")) or {}).get("entries") or []
         entry = parse_entry(file, len(entries) + 1, raw)  # the loader's own checks
-        _write(file, [*entries, raw])
+        write_yaml(file, HEADER, {"entries": [*entries, raw]})
     return entry
 
 
-def _write(file: Path, entries: list[dict]) -> None:
+def write_yaml(file: Path, header: str, data: dict) -> None:
     """Write to a temporary file and rename: a reader never sees half a file."""
-    text = HEADER + yaml.safe_dump(
-        {"entries": entries}, allow_unicode=True, sort_keys=False, width=100
-    )
+    text = header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    file.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=file.parent, prefix=".added-", suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)

@@ -1,5 +1,6 @@
 """The console's Insights page: the report (bot/report.py) for a period and channel, with
-charts, and FAQ gaps a staff member can turn into new FAQ entries."""
+charts, FAQ gaps a staff member can turn into new FAQ entries or other ways of asking an
+existing one, and the phrasings shoppers proposed (bot/faq_phrasings.py) waiting for review."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot import tickets
+from bot import faq_phrasings, tickets
 from bot.clock import utcnow
 from bot.gateway import charts
 from bot.gateway.requests import form_fields, gateway_of, templates
@@ -54,9 +55,18 @@ async def insights_page(request: Request) -> Response:
         return JSONResponse({"error": "'from' must be before 'to'"}, status_code=400)
     period = Period(start, end, channel)
     # Reading the tables and embedding the gap messages is blocking work: off the event loop.
-    report = await run_in_threadpool(build_report, period, gateway_of(request).engine)
+    engine = gateway_of(request).engine
+    report = await run_in_threadpool(build_report, period, engine)
+    proposals = await run_in_threadpool(faq_phrasings.pending, engine)
     if wants_json(request):
-        return JSONResponse(report)
+        return JSONResponse(
+            {
+                **report,
+                "proposed_phrasings": [
+                    p.__dict__ | {"created_at": p.created_at.isoformat() + "Z"} for p in proposals
+                ],
+            }
+        )
     reasons = [
         (tickets.REASONS.get(reason, reason), n)
         for reason, n in report["handoffs"]["by_reason"].items()
@@ -74,6 +84,9 @@ async def insights_page(request: Request) -> Response:
             "periods": PERIODS,
             "channels": CHANNELS,
             "added": request.query_params.get("added"),
+            "taught": request.query_params.get("taught"),
+            "proposals": proposals,
+            "faq_entries": await run_in_threadpool(_entries),
             "volume_chart": charts.volume_chart(report["daily"]),
             "containment_chart": charts.containment_chart(
                 report["contained"], report["conversations"]
@@ -109,7 +122,75 @@ async def add_faq_entry(request: Request) -> Response:
     return RedirectResponse(f"/console/insights?{urlencode(back)}", status_code=303)
 
 
+def _entries() -> list[tuple[str, str]]:
+    """(id, question) of every FAQ entry, for choosing which one a gap is another way to ask."""
+    from bot.faq.entries import FaqError, faq_path, load_faq
+
+    try:
+        return [(entry.id, entry.question) for entry in load_faq(faq_path())]
+    except FaqError:
+        return []
+
+
+def _back(fields: dict, **shown: str) -> RedirectResponse:
+    back = {**shown, "since": str(fields.get("since") or "7d")}
+    return RedirectResponse(f"/console/insights?{urlencode(back)}#gaps", status_code=303)
+
+
+@staff_only
+async def add_phrasings(request: Request) -> Response:
+    """Staff say a gap group is another way of asking an existing entry: its messages become
+    that entry's phrasings at once (staff are the review)."""
+    from bot.faq.entries import FaqError
+    from bot.faq.learned import add_phrasings as add
+
+    fields = await form_fields(request)
+    texts = str(fields.get("phrasings") or "").splitlines()
+    entry_id = str(fields.get("entry_id") or "")
+    if not any(t.strip() for t in texts):
+        return JSONResponse({"error": "give at least one phrasing"}, status_code=400)
+    try:
+        new = await run_in_threadpool(add, entry_id, texts)
+    except (ValueError, FaqError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    if wants_json(request):
+        return JSONResponse({"entry_id": entry_id, "added": new}, status_code=201)
+    return _back(fields, taught=entry_id)
+
+
+@staff_only
+async def review_proposal(request: Request) -> Response:
+    """Approve or reject a phrasing shoppers proposed."""
+    from bot.faq.entries import FaqError
+
+    fields = await form_fields(request)
+    decision = fields.get("decision")
+    if decision not in ("approve", "reject"):
+        return JSONResponse({"error": "decision is approve or reject"}, status_code=400)
+    try:
+        proposal_id = int(request.path_params["proposal_id"])
+        reviewer = current_staff(request).user.username
+        done = await run_in_threadpool(
+            faq_phrasings.review,
+            proposal_id,
+            decision == "approve",
+            reviewer,
+            gateway_of(request).engine,
+        )
+    except OverflowError:  # an id no database holds
+        done = None
+    except (ValueError, FaqError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    if done is None:
+        return JSONResponse({"error": "no such proposal waiting for review"}, status_code=404)
+    if wants_json(request):
+        return JSONResponse({"id": done.id, "entry_id": done.entry_id, "decision": decision})
+    return _back(fields, **({"taught": done.entry_id} if decision == "approve" else {}))
+
+
 routes = [
     Route("/console/insights", insights_page, methods=["GET"]),
     Route("/console/insights/faq", add_faq_entry, methods=["POST"]),
+    Route("/console/insights/faq/phrasings", add_phrasings, methods=["POST"]),
+    Route("/console/insights/faq/proposals/{proposal_id:int}", review_proposal, methods=["POST"]),
 ]

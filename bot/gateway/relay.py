@@ -17,7 +17,7 @@ from weakref import WeakValueDictionary
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot import contract, conversations, language, replies, tickets
+from bot import contract, conversations, faq_phrasings, language, replies, tickets
 from bot.contract import Reply
 from bot.conversations import Said
 from bot.gateway.delivery import Delivery
@@ -155,6 +155,9 @@ class Gateway:
             said = await self._say(current, reply)
             try:
                 conversations.annotate(shopper.id, reply.notes, self.engine)
+                if reply.notes.get(contract.NOTE_FEEDBACK) == "yes":
+                    faq_id = reply.notes.get(contract.NOTE_FAQ_ID)
+                    faq_phrasings.propose_from_feedback(cid, str(faq_id), self.engine)
             except OperationalError as error:  # the reply is out; only the report loses
                 logger.warning(
                     "%s: turn notes not stored: %s", conversations.log_ref(cid), error.orig

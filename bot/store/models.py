@@ -222,6 +222,24 @@ class SavedReply(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class FaqPhrasing(Base):
+    """A shopper's question proposed as another phrasing of an FAQ entry, for staff review
+    (status pending, approved or rejected); approved ones are written to the FAQ folder."""
+
+    __tablename__ = "faq_phrasings"
+    __table_args__ = (UniqueConstraint("entry_id", "text"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(300))
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    confirmations: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class StaffUser(Base):
     __tablename__ = "staff_users"
 
