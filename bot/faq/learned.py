@@ -17,6 +17,7 @@ HEADER = (
     "# the console's FAQ gaps, or approved there after shoppers confirmed an entry answered\n"
     "# them. By entry id; edit freely.\n"
 )
+MAX_AT_ONCE = 20
 _write_lock = threading.Lock()
 
 
@@ -25,8 +26,12 @@ def add_phrasings(entry_id: str, texts: list[str], path: Path | None = None) -> 
     folder = Path(path or faq_path())
     if not folder.is_dir():
         raise FaqError(folder, None, None, "FAQ_PATH is one file; point it at a folder")
-    cleaned = [" ".join(t.split())[:MAX_QUESTION] for t in texts]
-    cleaned = list(dict.fromkeys(t for t in cleaned if t))
+    cleaned: list[str] = []
+    for text in (" ".join(t.split())[:MAX_QUESTION] for t in texts):
+        if text and text.casefold() not in {c.casefold() for c in cleaned}:
+            cleaned.append(text)
+    if len(cleaned) > MAX_AT_ONCE:
+        raise ValueError(f"at most {MAX_AT_ONCE} phrasings at once")
     with _write_lock:
         entries = {entry.id: entry for entry in load_faq(folder)}
         if entry_id not in entries:

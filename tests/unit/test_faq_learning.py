@@ -137,5 +137,10 @@ def test_staff_review_proposals_and_add_phrasings_on_the_insights_page(client, s
         "/console/insights/faq/phrasings", data={"entry_id": "no-such-entry", "phrasings": "x y"}
     )
     assert unknown.status_code == 400
+    flood = "\n".join(f"question number {n}" for n in range(21))
+    too_many = client.post(
+        "/console/insights/faq/phrasings", data={"entry_id": "gift-cards", "phrasings": flood}
+    )
+    assert too_many.status_code == 400
     learned = next(e for e in load_faq(faq_dir) if e.id == "gift-cards").learned
     assert learned == ("can I send credit to a friend",)
