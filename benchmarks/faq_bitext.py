@@ -126,13 +126,13 @@ def reranked(index: FaqIndex, candidates: int = 10) -> Ranker:
     features = np.vstack([index.vectors, index.prototypes])
     labels = np.concatenate([index.rows, np.arange(len(index.entries))])
     model = LogisticRegression(C=10.0, max_iter=2000).fit(features, labels)
+    number = {entry.id: i for i, entry in enumerate(index.entries)}
 
     def rank(query: str, vector: np.ndarray | None = None) -> list[tuple[str, float]]:
         if vector is None:
             vector = index.encoder.encode([query], "query")
         matches = index.search(query, candidates, vector)
         probability = model.predict_proba(vector.reshape(1, -1))[0]
-        number = {entry.id: i for i, entry in enumerate(index.entries)}
         scored = [(m.entry.id, float(probability[number[m.entry.id]])) for m in matches]
         return sorted(scored, key=lambda pair: pair[1], reverse=True)[:5]
 

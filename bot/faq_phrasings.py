@@ -7,7 +7,7 @@ the FAQ folder (bot/faq/learned.py) and searched at once."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -32,6 +32,9 @@ class Proposal:
     language: str | None
     confirmations: int
     created_at: datetime
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "created_at": self.created_at.isoformat() + "Z"}
 
 
 def question_behind(said: list[conversations.Said], faq_id: str) -> conversations.Said | None:

@@ -16,7 +16,7 @@ holds (benchmarks/results/faq-calibration.png).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.faq.encoders import UseEncoder
 from bot.faq.index import Match
@@ -61,9 +61,11 @@ def calibration(model: str) -> Calibration:
             f"no calibration for FAQ model {model!r}: add one to bot/faq/decide.py "
             "(python -m benchmarks.faq_calibrate MODEL)"
         )
-    answer = settings.faq_answer_threshold or found.answer
-    suggest = settings.faq_suggest_threshold or found.suggest
-    return Calibration(found.intercept, found.score_weight, found.lead_weight, answer, suggest)
+    return replace(
+        found,
+        answer=settings.faq_answer_threshold or found.answer,
+        suggest=settings.faq_suggest_threshold or found.suggest,
+    )
 
 
 def calibration_for(model: str, question: str) -> Calibration:

@@ -27,8 +27,10 @@ def add_phrasings(entry_id: str, texts: list[str], path: Path | None = None) -> 
     if not folder.is_dir():
         raise FaqError(folder, None, None, "FAQ_PATH is one file; point it at a folder")
     cleaned: list[str] = []
+    seen: set[str] = set()
     for text in (" ".join(t.split())[:MAX_QUESTION] for t in texts):
-        if text and text.casefold() not in {c.casefold() for c in cleaned}:
+        if text and text.casefold() not in seen:
+            seen.add(text.casefold())
             cleaned.append(text)
     if len(cleaned) > MAX_AT_ONCE:
         raise ValueError(f"at most {MAX_AT_ONCE} phrasings at once")

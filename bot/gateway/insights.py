@@ -62,9 +62,7 @@ async def insights_page(request: Request) -> Response:
         return JSONResponse(
             {
                 **report,
-                "proposed_phrasings": [
-                    p.__dict__ | {"created_at": p.created_at.isoformat() + "Z"} for p in proposals
-                ],
+                "proposed_phrasings": [p.as_json() for p in proposals],
             }
         )
     reasons = [
@@ -118,8 +116,7 @@ async def add_faq_entry(request: Request) -> Response:
         return JSONResponse({"error": str(error)}, status_code=400)
     if wants_json(request):
         return JSONResponse({"id": entry.id, "question": entry.question}, status_code=201)
-    back = {"added": entry.id, "since": str(fields.get("since") or "7d")}
-    return RedirectResponse(f"/console/insights?{urlencode(back)}", status_code=303)
+    return _back(fields, added=entry.id)
 
 
 def _entries() -> list[tuple[str, str]]:
@@ -133,8 +130,9 @@ def _entries() -> list[tuple[str, str]]:
 
 
 def _back(fields: dict, **shown: str) -> RedirectResponse:
+    """Back to the Insights page of the same period, saying what changed."""
     back = {**shown, "since": str(fields.get("since") or "7d")}
-    return RedirectResponse(f"/console/insights?{urlencode(back)}#gaps", status_code=303)
+    return RedirectResponse(f"/console/insights?{urlencode(back)}", status_code=303)
 
 
 @staff_only
