@@ -55,6 +55,27 @@ class Settings:
     rasa_url: str = setting(
         "RASA_URL", "where the gateway finds Rasa (set by `make run`)", "http://127.0.0.1:5005"
     )
+    # Who may talk to whom (docs/operations.md, "What is protected")
+    rasa_secret: str = setting(
+        "RASA_SECRET",
+        "the gateway's key to Rasa's channel (unset: generated under var/secrets)",
+        "",
+        secret=True,
+    )
+    action_server_secret: str = setting(
+        "ACTION_SERVER_SECRET",
+        "Rasa's key to the action server (unset: generated under var/secrets)",
+        "",
+        secret=True,
+    )
+    trusted_proxies: tuple[str, ...] = setting(
+        "TRUSTED_PROXIES",
+        "comma-separated addresses whose X-Forwarded-For/-Proto are believed (unset: none)",
+        (),
+    )
+    max_request_bytes: int = setting(
+        "MAX_REQUEST_BYTES", "the largest request body the gateway reads", 1_048_576, at_least=1024
+    )
     # The staff console and the web widget
     console_secure_cookies: bool = setting(
         "CONSOLE_SECURE_COOKIES",
@@ -154,7 +175,35 @@ class Settings:
         at_least=1,
     )
     verify_lock_minutes: float = setting(
-        "VERIFY_LOCK_MINUTES", "how long 3 failed verifications lock a sender", 30.0, at_least=0
+        "VERIFY_LOCK_MINUTES",
+        "how long failed verifications count: 3 lock a sender, VERIFY_ORDER_MAX_FAILURES an order",
+        30.0,
+        at_least=0,
+    )
+    verify_order_max_failures: int = setting(
+        "VERIFY_ORDER_MAX_FAILURES",
+        "failed proofs of one order, from any senders, that pause its self-service proof",
+        5,
+        at_least=1,
+    )
+    stored_messages_per_minute: int = setting(
+        "STORED_MESSAGES_PER_MINUTE",
+        "per sender, beyond the rate limit; more are dropped, not stored (the shopper is told)",
+        60,
+        at_least=1,
+    )
+    streams_per_conversation: int = setting(
+        "STREAMS_PER_CONVERSATION", "open live-update streams per conversation", 4, at_least=1
+    )
+    streams_total: int = setting(
+        "STREAMS_TOTAL", "open live-update streams on one gateway", 2000, at_least=1
+    )
+    retention_days: int = setting(
+        "RETENTION_DAYS",
+        "transcripts, tickets, Rasa's trackers and verification rows older than this are deleted "
+        "(0: kept)",
+        365,
+        at_least=0,
     )
     delivery_retry_delays: tuple[float, ...] = setting(
         "DELIVERY_RETRY_DELAYS",
