@@ -14,7 +14,7 @@ from bot.i18n import Texts, texts
 from bot.orders import OrderInfo, get_order_source
 from bot.settings import get_settings
 from bot.verify import MAX_FAILURES
-from bot.verify_attempts import recent_failures
+from bot.verify_attempts import order_paused, recent_failures
 
 
 def today() -> date:
@@ -61,6 +61,11 @@ def failures(tracker: Tracker) -> int:
 
 
 def verification_locked(tracker: Tracker) -> bool:
+    """No more self-service proof here: this sender failed too often, or (for an order not yet
+    proved in this conversation) too many senders failed on the order being asked about."""
+    number = tracker.get_slot("order_id")
+    if number and number not in verified_orders(tracker) and order_paused(number):
+        return True
     return failures(tracker) >= MAX_FAILURES
 
 

@@ -75,6 +75,12 @@ class ActionAnswerOrderTopic(ShopAction):
                 say(text=replies.address_change_offer(order, _))
                 return [SlotSet("new_address", None), FollowupAction("address_form")]
             say(text=replies.change_refusal(order, reason, "address", _))
+        elif topic == "my_data":  # an export or erasure is done by staff (bot privacy)
+            say(text=_(replies.PRIVACY_REQUEST))
+            return [
+                SlotSet("pending_action", None),
+                *hand_off(dispatcher, tracker, contract.PRIVACY_REQUEST),
+            ]
         else:
             say(text=replies.order_status(order, policy, today(), _))
         return [SlotSet("pending_action", None)]

@@ -12,7 +12,7 @@ from actions.dialogue import sender, texts_for, verification_locked, verified_or
 from bot import replies
 from bot.orders import get_order_source
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
-from bot.verify_attempts import recent_failures, record_failure
+from bot.verify_attempts import order_paused, recent_failures, record_failure
 
 
 class ValidateVerifyOrderForm(FormValidationAction):
@@ -54,7 +54,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         if number is None:
             dispatcher.utter_message(text=_(replies.NOT_AN_ORDER_NUMBER))
             return {"order_id": None}
-        return {"order_id": number}
+        return {"order_id": number}  # a paused order ends the form (required_slots)
 
     def validate_order_proof(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -65,6 +65,8 @@ class ValidateVerifyOrderForm(FormValidationAction):
             dispatcher.utter_message(text=_(replies.NOT_A_PROOF))
             return {"order_proof": None}
         number = tracker.get_slot("order_id")
+        if order_paused(number):  # others got it wrong too often lately: not even checked
+            return {"order_proof": None}
         order = get_order_source().get_order(number) if number else None
         if order is not None and proof_matches(order, proof):
             return {
@@ -73,7 +75,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
                 "verify_failures": 0,
             }
         who = sender(tracker)
-        record_failure(who)
+        record_failure(who, number)
         count = recent_failures(who)
         if count < MAX_FAILURES:
             dispatcher.utter_message(text=_(replies.PROOF_MISMATCH))

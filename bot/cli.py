@@ -1,5 +1,5 @@
-"""`bot` command line: the store database, staff accounts, the FAQ search and the insights
-report."""
+"""`bot` command line: the store database, staff accounts, the FAQ search, the insights
+report and a shopper's data (export, erase, retention)."""
 
 from __future__ import annotations
 
@@ -64,6 +64,17 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--channel", choices=["web", "api", "telegram", "whatsapp"])
     report.add_argument("--format", choices=["text", "json", "csv"], default="text")
 
+    private = sub.add_parser("privacy", help="a shopper's data: export, erase; retention purge")
+    private.add_argument("action", choices=["export", "erase", "purge"])
+    who = private.add_mutually_exclusive_group()
+    for kind in ("email", "phone", "telegram", "conversation"):
+        who.add_argument(f"--{kind}", help=f"the shopper, found by {kind}")
+    private.add_argument("--out", type=Path, help="export: write the JSON here (default: stdout)")
+    private.add_argument("--yes", action="store_true", help="erase without asking")
+    private.add_argument(
+        "--days", type=int, help="purge: older than this (default: RETENTION_DAYS)"
+    )
+
     args = parser.parse_args(argv)
     try:
         if args.command == "db":
@@ -72,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_staff(args, settings)
         if args.command == "report":
             return run_report(args)
+        if args.command == "privacy":
+            return run_privacy(args, settings)
         return run_faq(args, settings)
     except (FaqError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -151,6 +164,41 @@ def run_report(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(as_csv(report) if args.format == "csv" else as_text(report))
+    return 0
+
+
+def run_privacy(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import privacy
+    from bot.store.db import get_engine
+
+    engine, trackers = get_engine(), settings.tracker_database_url
+    if args.action == "purge":
+        days = settings.retention_days if args.days is None else args.days
+        counts = privacy.purge(days, engine, trackers)
+        print(json.dumps({"older_than_days": days, "deleted": counts}, indent=2))
+        return 0
+    kinds = [kind for kind in privacy.KINDS if getattr(args, kind)]
+    if not kinds:
+        raise ValueError("say who: --email, --phone, --telegram or --conversation")
+    subject = privacy.Subject(kinds[0], getattr(args, kinds[0]))
+    if args.action == "export":
+        document = json.dumps(
+            privacy.export(subject, engine, trackers, "cli"), indent=2, ensure_ascii=False
+        )
+        if args.out:
+            args.out.write_text(document + "\n")
+            print(f"written: {args.out}", file=sys.stderr)
+        else:
+            print(document)
+        return 0
+    found = len(privacy.conversation_ids(subject, engine))
+    if not args.yes:
+        answer = input(f"Erase {found} conversations and everything about this shopper? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing erased")
+            return 1
+    counts = privacy.erase(subject, engine, trackers, "cli")
+    print(json.dumps({"erased": counts}, indent=2))
     return 0
 
 

@@ -35,7 +35,15 @@ COMPLAINT = "complaint"
 BOT_FAILED = "bot_failed"
 VERIFICATION_FAILED = "verification_failed"
 ACTION_ERROR = "action_error"
-HANDOFF_REASONS = (SHOPPER_REQUEST, COMPLAINT, BOT_FAILED, VERIFICATION_FAILED, ACTION_ERROR)
+PRIVACY_REQUEST = "privacy_request"  # "delete my data", "send me my data" (after proof)
+HANDOFF_REASONS = (
+    SHOPPER_REQUEST,
+    COMPLAINT,
+    BOT_FAILED,
+    VERIFICATION_FAILED,
+    ACTION_ERROR,
+    PRIVACY_REQUEST,
+)
 
 # What a turn did, as the actions report it.
 FAQ_ANSWER = "faq_answer"
@@ -69,6 +77,13 @@ def message_metadata(channel: str, sender: str, language: str | None = None) -> 
     if language:
         metadata[META_LANGUAGE] = language
     return metadata
+
+
+def typed(text: str) -> str:
+    """A shopper's typed message as Rasa is sent it. Rasa reads a text starting with "/" as an
+    intent with entities ("/cancel_order{...}"), so typing one must not reach Rasa as that:
+    the slashes are dropped ("/help" is "help"). Buttons' payloads are sent as they are."""
+    return text.lstrip("/").strip() or "?"
 
 
 def language_of(metadata: Mapping[str, Any] | None) -> str | None:

@@ -49,13 +49,30 @@ class Said:
         return data
 
 
+def stored_id(key: str) -> str:
+    """What the databases keep for a conversation whose key is `key`: its SHA-256, so a copy of
+    either database (the store, Rasa's trackers) opens no shopper's conversation. The key is
+    random (144 bits), so a plain hash cannot be searched back."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def start(
     channel: str, channel_user_id: str | None = None, engine: Engine | None = None
 ) -> Conversation:
-    """A new conversation. Its id is unguessable: on the web it is the shopper's key to it."""
+    """A new conversation, for a channel whose users are known by `channel_user_id` (or for
+    the tests); `start_with_key` when the shopper needs the key."""
+    return start_with_key(channel, channel_user_id, engine)[0]
+
+
+def start_with_key(
+    channel: str, channel_user_id: str | None = None, engine: Engine | None = None
+) -> tuple[Conversation, str]:
+    """A new conversation and its key: unguessable, given to the shopper (on the web it is
+    their only key to it) and never stored."""
+    key = secrets.token_urlsafe(18)
     now = utcnow()
     conversation = Conversation(
-        id=secrets.token_urlsafe(18),
+        id=stored_id(key),
         channel=channel,
         channel_user_id=channel_user_id,
         mode="bot",
@@ -64,7 +81,12 @@ def start(
     )
     with session_scope(engine or get_engine()) as session:
         session.add(conversation)
-    return conversation
+    return conversation, key
+
+
+def by_key(key: str, engine: Engine | None = None) -> Conversation | None:
+    """The conversation a shopper's key opens."""
+    return get(stored_id(key), engine)
 
 
 def get(conversation_id: str, engine: Engine | None = None) -> Conversation | None:
@@ -88,7 +110,7 @@ def for_channel_user(
 
 
 def log_ref(conversation_id: str) -> str:
-    """A conversation's name in logs: the id itself is a web shopper's key to it."""
+    """A conversation's short name in logs (never the key a shopper holds)."""
     return "c-" + hashlib.sha256(conversation_id.encode()).hexdigest()[:10]
 
 
@@ -194,6 +216,24 @@ def messages(conversation_id: str, after: int = 0, engine: Engine | None = None)
             )
         )
     return said
+
+
+def offered_payloads(conversation_id: str, engine: Engine | None = None, last: int = 20) -> set:
+    """The payloads of the buttons the bot showed in the conversation's last `last` messages:
+    the only ones a shopper can press."""
+    with session_scope(engine or get_engine()) as session:
+        extras = session.scalars(
+            select(Message.extra)
+            .where(Message.conversation_id == conversation_id, Message.sender == "bot")
+            .order_by(Message.id.desc())
+            .limit(last)
+        ).all()
+    return {
+        str(button.get("payload"))
+        for extra in extras
+        if extra
+        for button in json.loads(extra).get("buttons") or []
+    }
 
 
 def button(conversation_id: str, message_id: int, index: int, engine: Engine | None = None):

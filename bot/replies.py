@@ -286,6 +286,13 @@ SLOW_DOWN = N_(
     "wait a minute before sending more."
 )
 LANGUAGE_CHOSEN = N_("OK, I'll write in English from now on.")
+NOT_STORED = N_(
+    "You're sending a lot of messages at once, so I'm not keeping the next ones for a minute. "
+    "Please wait a moment, then send what you need in one message."
+)
+PRIVACY_REQUEST = N_(
+    "I've passed your request about your personal data to our team, with your verified order."
+)
 # An agent's message on Telegram and WhatsApp, where the chat shows only the bot as sender.
 FROM_AGENT = N_("{agent} (support): {text}")
 # WhatsApp's list of more than three choices: its button and its section title.

@@ -18,6 +18,7 @@ REASONS = {
     contract.BOT_FAILED: "repeated fallback",
     contract.VERIFICATION_FAILED: "verification failed",
     contract.ACTION_ERROR: "action error",
+    contract.PRIVACY_REQUEST: "their personal data",
 }
 ACTIVE = ("open", "assigned")
 QUEUES = ("open", "mine", "resolved")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot import contract, conversations, faq_phrasings, language, replies, tickets
 from bot.contract import Reply
-from bot.conversations import Said
+from bot.conversations import Said, log_ref
 from bot.gateway.delivery import Delivery
 from bot.gateway.hub import Hub
 from bot.gateway.limits import RateLimiter
@@ -57,6 +57,9 @@ class Gateway:
         self.hub = Hub()
         self.delivery = Delivery(self.hub, settings.delivery_retry_delays, engine)
         self.message_limit = RateLimiter(settings.rate_limit_messages_per_minute)
+        # Beyond the rate limit messages are stored but not answered; beyond this they are not
+        # even stored, so one sender cannot fill the database.
+        self.store_limit = RateLimiter(settings.stored_messages_per_minute)
         # Web shoppers are anonymous, so each conversation is its own sender for the message
         # limit; this one, per client address, stops starting conversation after conversation.
         self.conversation_limit = RateLimiter(settings.rate_limit_conversations_per_minute)
@@ -110,6 +113,16 @@ class Gateway:
         cid = conversation.id
         async with self._lock(cid):
             sender = conversations.sender_key(conversation)
+            if not self.store_limit.allow(sender):
+                logger.info("%s: message dropped, over the stored-message cap", log_ref(cid))
+                if self.store_limit.first_refusal(sender):
+                    current = conversations.get(cid, self.engine)
+                    return await self._say(
+                        current, said_by_bot(texts_of(current)(replies.NOT_STORED))
+                    )
+                return []
+            if payload and payload not in conversations.offered_payloads(cid, self.engine):
+                payload = None  # only a button the bot showed here is pressed; else it is text
             allowed = self.message_limit.allow(sender)
             extra = {"payload": payload} if payload else {}
             if not allowed:
@@ -129,7 +142,7 @@ class Gateway:
             if current.mode == "human":
                 return []
             if not allowed:
-                logger.info("%s: sender over the rate limit", conversations.log_ref(cid))
+                logger.info("%s: sender over the rate limit", log_ref(cid))
                 if self.message_limit.first_refusal(sender):
                     return await self._say(current, said_by_bot(_(replies.SLOW_DOWN)))
                 return []
@@ -138,13 +151,13 @@ class Gateway:
             try:
                 answer = await self.rasa.send(
                     cid,
-                    payload or text,
+                    payload or contract.typed(text),
                     metadata=contract.message_metadata(
                         conversation.channel, sender, decision.language
                     ),
                 )
             except RasaUnavailable as error:
-                logger.warning("%s: %s", conversations.log_ref(cid), error)
+                logger.warning("%s: %s", log_ref(cid), error)
                 return await self._say(current, said_by_bot(_(replies.UNAVAILABLE)))
             reply = contract.read_reply(answer)
             if not any(shows(message) for message in reply.visible) and reply.handoff is None:
@@ -159,9 +172,7 @@ class Gateway:
                     faq_id = reply.notes.get(contract.NOTE_FAQ_ID)
                     faq_phrasings.propose_from_feedback(cid, str(faq_id), self.engine)
             except OperationalError as error:  # the reply is out; only the report loses
-                logger.warning(
-                    "%s: turn notes not stored: %s", conversations.log_ref(cid), error.orig
-                )
+                logger.warning("%s: turn notes not stored: %s", log_ref(cid), error.orig)
             return said
 
     async def receive_unsupported(self, conversation: Conversation, kind: str) -> list[Said]:
@@ -265,7 +276,7 @@ class Gateway:
             try:
                 answer = await self.rasa.trigger(conversation.id, contract.HANDED_BACK_INTENT)
             except RasaUnavailable as error:
-                logger.warning("%s: hand back: %s", conversations.log_ref(conversation.id), error)
+                logger.warning("%s: hand back: %s", log_ref(conversation.id), error)
                 answer = []
             current = conversations.get(conversation.id, self.engine)
             return await self._say(current, contract.read_reply(answer))

@@ -264,11 +264,28 @@ class StaffSession(Base):
 
 
 class VerificationFailure(Base):
-    """One wrong order number or proof, by sender (a channel user, or a web conversation):
-    enough of them in a while locks verification for that sender (see bot/verify_attempts)."""
+    """One wrong order number or proof, by sender (a channel user, or a web conversation;
+    hashed) and order number: enough of them in a while lock verification for that sender, or
+    pause it for that order (see bot/verify_attempts)."""
 
     __tablename__ = "verification_failures"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sender_key: Mapped[str] = mapped_column(String(200), index=True)
-    failed_at: Mapped[datetime] = mapped_column(DateTime)
+    order_number: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    failed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class PrivacyAudit(Base):
+    """One export or erasure of a shopper's data, or one retention purge: who did it, when,
+    and how much it touched. The shopper is named only by a hash of what they were found by."""
+
+    __tablename__ = "privacy_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    done_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(80))  # "staff:NAME", "cli", "retention", "shopper"
+    action: Mapped[str] = mapped_column(String(16))  # export, erase, purge
+    subject_kind: Mapped[str] = mapped_column(String(16))  # email, phone, telegram, conversation
+    subject_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    summary: Mapped[str] = mapped_column(Text)  # JSON: rows touched per table

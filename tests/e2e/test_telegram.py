@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.channels.buttons import split_text
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, VerificationFailure
+from bot.verify_attempts import hashed_sender
 from tests.conftest import gateway_with, new_agent, seed_order, ticket_of
 from tests.fakes.server import serving, wait_for
 from tests.fakes.telegram_api import FakeBotApi
@@ -195,6 +196,6 @@ def test_failed_verifications_count_for_the_chat_and_hand_off_once(telegram, sta
         conversation = session.scalars(
             select(Conversation).where(Conversation.channel_user_id == str(chat))
         ).one()
-    assert senders.count(f"telegram:{chat}") == 3
+    assert senders.count(hashed_sender(f"telegram:{chat}")) == 3
     ticket = ticket_of(engine, conversation.id)  # exactly one
     assert ticket.reason == "verification_failed" and conversation.mode == "human"

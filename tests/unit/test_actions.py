@@ -136,6 +136,44 @@ def test_the_lock_follows_the_sender_into_a_new_conversation_and_lifts_later(sto
     assert later.slots["verified_orders"] == ["10423"]
 
 
+def test_guesses_on_one_order_from_many_conversations_pause_its_proof(store):
+    """Five web conversations (five senders) each guess once on one order: the sixth
+    conversation is not checked even with the right email, and is offered a person."""
+    for n in range(5):
+        guesser = Conversation(f"guesser-{n}")
+        verify(guesser, "10411", f"guess{n}@example.com")
+        assert "doesn't match our records" in guesser.said
+    sixth = Conversation("sixth-conversation")
+    sixth.user("where is 10411", "order_status", order_topic="order_status")
+    verify(sixth, "10411")
+    assert sixth.slots["verified_orders"] is None
+    assert sixth.slots["requested_slot"] is None  # the form stops asking
+    sixth.run(ActionAnswerOrderTopic())
+    assert "stopped trying" in sixth.said
+    assert handoff_signal(sixth)["reason"] == "verification_failed"
+    # Other orders are not affected, and the pause lifts after the lock window.
+    verify(Conversation("other-order"), "10423")
+    with session_scope(store) as session:
+        session.execute(update(VerificationFailure).values(failed_at=datetime(2000, 1, 1)))
+    later = Conversation("later")
+    verify(later, "10411")
+    assert later.slots["verified_orders"] == ["10411"]
+
+
+def test_an_order_paused_before_its_number_is_given_asks_for_no_proof(store, monkeypatch):
+    monkeypatch.setenv("VERIFY_ORDER_MAX_FAILURES", "1")
+    get_settings.cache_clear()
+    verify(Conversation("first"), "10411", "guess@example.com")
+    convo = Conversation("second")
+    convo.active_loop = "verify_order_form"
+    convo.user("10411", "inform", order_id="10411", requested_slot="order_id")
+    convo.run(ValidateVerifyOrderForm())
+    assert convo.slots["requested_slot"] is None and "email" not in convo.said
+    with session_scope(store) as session:
+        stored = session.scalars(select(VerificationFailure.sender_key)).all()
+    assert stored and not any("guess" in key or "first" in key for key in stored)  # hashed
+
+
 def test_a_success_does_not_reset_the_count_of_guesses(store):
     convo = Conversation("guess-and-own-order")
     verify(convo, "10423", "guess0@example.com")

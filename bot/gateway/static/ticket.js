@@ -19,6 +19,15 @@
     text.dir = "auto";
     text.textContent = m.text;
     item.append(who, time, text);
+    if (m.payload && m.payload !== m.text) {
+      // A button: what Rasa acted on, beside what the shopper saw.
+      const sent = document.createElement("p");
+      sent.className = "payload";
+      const code = document.createElement("code");
+      code.textContent = m.payload;
+      sent.append("Rasa was sent ", code);
+      item.append(sent);
+    }
     list.append(item);
   }
 
