@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from bot import contract
 from bot.clock import utcnow
 from bot.contract import NOTE_FAQ_ID, NOTE_FEEDBACK, NOTE_HANDOFF, NOTE_INTENT, NOTE_OUTCOME
-from bot.faq.gaps import group_gaps_by_language
+from bot.faq.gaps import MAX_GROUPED, group_gaps_by_language
 from bot.faq.service import search as faq_search
 from bot.intents import ORDER_TOPICS, SMALL_TALK
 from bot.store.db import get_engine, session_scope
@@ -229,4 +229,5 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
             for g in (group_gaps_by_language(gap_texts) if gaps else [])
         ],
         "gap_messages": len(gap_texts),
+        "gap_messages_grouped": min(len(gap_texts), MAX_GROUPED) if gaps else 0,
     }

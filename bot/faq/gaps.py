@@ -8,6 +8,8 @@ questions together.
 
 from __future__ import annotations
 
+import random
+import threading
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,6 +24,15 @@ from bot.faq.index import ENCODER_LOCK
 # exact (average linkage: 0.68 / 0.85 / 8; 0.76: 0.89 / 0.85 / 10; 0.80: 1.00 / 0.55 / 7).
 SAME_QUESTION_SIMILARITY = 0.78
 EXAMPLES = 5
+# Complete linkage costs time and memory quadratic in the messages: past this many, a fixed
+# random sample is grouped (group sizes are then the sample's), and one grouping runs at a time.
+MAX_GROUPED = 2000
+GROUPING_LOCK = threading.Lock()
+
+
+def sample_for_grouping(texts: list, limit: int = MAX_GROUPED) -> list:
+    """At most `limit` of the texts, the same ones for the same input (a seeded sample)."""
+    return texts if len(texts) <= limit else random.Random(0).sample(texts, limit)
 
 
 @dataclass(frozen=True)
@@ -36,15 +47,16 @@ def group_gaps_by_language(
     texts: list[tuple[str, str]], model: str | None = None
 ) -> list[GapGroup]:
     """Groups within each language (a group is one FAQ entry to write in one language, so
-    groups never mix languages), largest first."""
+    groups never mix languages), largest first; of a sample past MAX_GROUPED messages."""
     by_language: dict[str, list[str]] = {}
-    for text, language in texts:
+    for text, language in sample_for_grouping(texts):
         by_language.setdefault(language, []).append(text)
-    groups = [
-        replace(group, language=language)
-        for language, same in by_language.items()
-        for group in group_gaps(same, model)
-    ]
+    with GROUPING_LOCK:
+        groups = [
+            replace(group, language=language)
+            for language, same in by_language.items()
+            for group in group_gaps(same, model)
+        ]
     return sorted(groups, key=lambda g: (-g.size, g.question))
 
 

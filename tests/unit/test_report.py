@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from bot import cli
-from bot.faq.gaps import group_gaps
+from bot.faq.gaps import MAX_GROUPED, group_gaps, sample_for_grouping
 from bot.report import Period, build_report, parse_since
 from tests.report_seed import NOW, seed_report_store
 
@@ -178,3 +178,10 @@ def test_events_the_system_triggered_are_not_counted_as_intents(store):
         Period(now - timedelta(hours=1), now + timedelta(hours=1)), store, gaps=False
     )
     assert report["intents"] == {"greet": 1}
+
+
+def test_gap_grouping_takes_a_bounded_repeatable_sample():
+    texts = [(f"question {n}", "en") for n in range(5000)]
+    sample = sample_for_grouping(texts)
+    assert len(sample) == MAX_GROUPED and sample == sample_for_grouping(texts)
+    assert sample_for_grouping(texts[:10]) == texts[:10]
