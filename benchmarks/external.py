@@ -93,8 +93,10 @@ def clinc() -> tuple[list[tuple[str, str]], list[str]]:
     return [tuple(pair) for pair in data["val"]], [text for text, _ in data["oos_val"]]
 
 
-async def explain_all(texts: list[str], rasa_url: str, concurrency: int = 4) -> list[dict]:
-    client = RasaClient(rasa_url)
+async def explain_all(
+    texts: list[str], rasa_url: str, secret: str, concurrency: int = 4
+) -> list[dict]:
+    client = RasaClient(rasa_url, secret=secret)
     gate = asyncio.Semaphore(concurrency)
     done = 0
 
@@ -364,7 +366,8 @@ def run(model: Path, work: Path) -> dict:
                 continue
             started = time.perf_counter()
             print(f"{name}: {len(texts)} queries", flush=True)
-            results[name] = asyncio.run(explain_all(texts, stack.rasa_url))
+            secret = stack.env["RASA_SECRET"]
+            results[name] = asyncio.run(explain_all(texts, stack.rasa_url, secret))
             print(f"  {time.perf_counter() - started:.0f} s", flush=True)
     gold = {
         "bitext": [BITEXT_TO_OURS.get(intent) for _, intent in bitext_rows],

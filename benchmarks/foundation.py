@@ -144,7 +144,7 @@ def rest_latency(model: Path, work: Path, messages: int = 200) -> dict:
     env = {"STORE_DATABASE_URL": f"sqlite:///{work / 'bench-store.db'}"}
     with (
         Stack(model, free_port(), free_port(), None, log_dir=work, env=env) as stack,
-        httpx.Client(timeout=60) as client,
+        httpx.Client(timeout=60, headers=stack.rasa_headers()) as client,
     ):
         url = f"{stack.rasa_url}/webhooks/rest/webhook"
         client.post(url, json={"sender": "warm-up", "message": "hi"}).raise_for_status()

@@ -34,13 +34,15 @@ def measure(model: Path, work: Path, messages: int = MESSAGES) -> dict:
         httpx.Client(timeout=60) as client,
     ):
 
-        def timed(path: str, url: str, body: dict) -> None:
+        def timed(path: str, url: str, body: dict, headers: dict | None = None) -> None:
             started = time.perf_counter()
-            client.post(url, json=body).raise_for_status()
+            client.post(url, json=body, headers=headers).raise_for_status()
             timings[path].append((time.perf_counter() - started) * 1000)
 
         rasa = f"{stack.rasa_url}/webhooks/rest/webhook"
-        client.post(rasa, json={"sender": "warm-up", "message": "hi"}).raise_for_status()
+        key = stack.rasa_headers()
+        warm = client.post(rasa, json={"sender": "warm-up", "message": "hi"}, headers=key)
+        warm.raise_for_status()
         turn = 0
         while len(timings["gateway"]) < messages:
             number, email = orders[turn % len(orders)]
@@ -50,7 +52,7 @@ def measure(model: Path, work: Path, messages: int = MESSAGES) -> dict:
                 if len(timings["gateway"]) == messages:
                     break
                 timed("gateway", gateway, {"text": text})
-                timed("rasa_rest", rasa, {"sender": f"direct-{turn}", "message": text})
+                timed("rasa_rest", rasa, {"sender": f"direct-{turn}", "message": text}, key)
             turn += 1
     through, direct = latency_summary(timings["gateway"]), latency_summary(timings["rasa_rest"])
     return {

@@ -56,13 +56,15 @@ async def phase(stack: Stack, target: str, shoppers: int) -> dict:
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def say(conversation: str, text: str) -> None:
+            headers = None
             if target == "gateway":
                 url = f"{stack.gateway_url}/api/conversations/{conversation}/messages"
                 body = {"text": text}
             else:
                 url = f"{stack.rasa_url}/webhooks/rest/webhook"
                 body = {"sender": conversation, "message": text}
-            response = await client.post(url, json=body)
+                headers = stack.rasa_headers()
+            response = await client.post(url, json=body, headers=headers)
             response.raise_for_status()
 
         async def shopper(n: int) -> None:
@@ -115,6 +117,7 @@ def main() -> int:
         httpx.post(
             f"{stack.rasa_url}/webhooks/rest/webhook",
             json={"sender": "warm", "message": "do you ship to Canada?"},
+            headers=stack.rasa_headers(),
             timeout=120,
         )
         for shoppers in CONCURRENCY:

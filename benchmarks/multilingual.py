@@ -58,12 +58,13 @@ def by_language(items: list[tuple[str, bool]]) -> dict[str, float]:
     return {lang: round(good / total, 3) for lang, (good, total) in sorted(counts.items())}
 
 
-def intents(client: httpx.Client, rasa_url: str) -> tuple[dict, list[float], list[dict]]:
+def intents(client: httpx.Client, stack: Stack) -> tuple[dict, list[float], list[dict]]:
     results, times, errors = [], [], []
-    client.post(f"{rasa_url}/model/parse", json={"text": "warm up"}).raise_for_status()
+    url, key = f"{stack.rasa_url}/webhooks/rest/parse", stack.rasa_headers()
+    client.post(url, json={"text": "warm up"}, headers=key).raise_for_status()
     for row in rows("intents.csv"):
         started = time.perf_counter()
-        parse = client.post(f"{rasa_url}/model/parse", json={"text": row["text"]}).json()
+        parse = client.post(url, json={"text": row["text"]}, headers=key).json()
         times.append((time.perf_counter() - started) * 1000)
         predicted = (parse.get("intent") or {}).get("name") or "nlu_fallback"
         expected = row["intent"]
@@ -189,7 +190,7 @@ def run(model: Path, work: Path) -> dict:
         Stack(model, free_port(), free_port(), free_port(), work, env, tracker) as stack,
         httpx.Client(timeout=120) as client,
     ):
-        accuracy, times, intent_errors = intents(client, stack.rasa_url)
+        accuracy, times, intent_errors = intents(client, stack)
         faq_table, faq_errors = faq_questions()
         gateway = through_gateway(client, stack.gateway_url)
     return {

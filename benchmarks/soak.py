@@ -191,6 +191,7 @@ def main() -> int:
         httpx.post(
             f"{stack.rasa_url}/webhooks/rest/webhook",
             json={"sender": "warm", "message": "hi"},
+            headers=stack.rasa_headers(),
             timeout=120,
         )
         print(f"soak: {SHOPPERS} shoppers for {SECONDS:.0f} s...", flush=True)

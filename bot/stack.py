@@ -22,8 +22,11 @@ from pathlib import Path
 import yaml
 
 from bot.settings import PROJECT_ROOT, child_environment, get_settings
+from bot.shared_secrets import action_server_secret, rasa_secret
 
 RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+# Rasa's SQL tracker store, keeping no proof value in clear.
+TRACKER_STORE = "rasa_components.redacting_tracker_store.RedactingTrackerStore"
 HOST = "127.0.0.1"
 
 
@@ -37,6 +40,13 @@ def tracker_database_url() -> str:
     """`TRACKER_DATABASE_URL`: where Rasa keeps conversations; a SQLite file by default."""
     (PROJECT_ROOT / "var").mkdir(exist_ok=True)
     return get_settings().tracker_database_url
+
+
+def rasa_database_url(url: str) -> str:
+    """TRACKER_DATABASE_URL as Rasa's environment can open it: PostgreSQL through psycopg2
+    there (`postgresql://`), whichever driver the URL names for ours (`postgresql+psycopg://`)."""
+    scheme, sep, rest = url.partition("://")
+    return f"postgresql{sep}{rest}" if scheme.startswith("postgresql") else url
 
 
 def port_in_use(port: int) -> bool:
@@ -69,10 +79,14 @@ class Stack:
         self.action_port = action_port
         self.gateway_port = gateway_port  # None: no gateway (Rasa and actions only)
         self.log_dir = Path(log_dir)
+        # The keys, resolved once, reach the children through their environment, never their
+        # command lines (anyone on the host can read those with ps).
         self.env = child_environment(
             {
                 "RASA_TELEMETRY_ENABLED": "false",
                 "PYTHONPATH": str(PROJECT_ROOT),  # Rasa imports rasa_components/ from here
+                "RASA_SECRET": rasa_secret(),
+                "ACTION_SERVER_SECRET": action_server_secret(),
                 **(env or {}),
             }
         )
@@ -90,13 +104,27 @@ class Stack:
     def gateway_url(self) -> str:
         return f"http://{HOST}:{self.gateway_port}"
 
+    def rasa_headers(self) -> dict[str, str]:
+        """What a script or test sends to this stack's Rasa (its REST channel)."""
+        return {"Authorization": f"Bearer {self.env['RASA_SECRET']}"}
+
+    def action_headers(self) -> dict[str, str]:
+        """What a script or test sends to this stack's action server."""
+        return {"Authorization": f"Bearer {self.env['ACTION_SERVER_SECRET']}"}
+
     def endpoints_file(self) -> Path:
         """The project's endpoints.yml, pointed at this stack's action server and tracker
-        database (Rasa takes a full database URL as the SQL tracker store's url)."""
+        database (Rasa takes a full database URL as the SQL tracker store's url). The action
+        server's key is named, not written: Rasa expands `${ACTION_SERVER_SECRET}` from its
+        environment."""
         endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text()) or {}
-        endpoints["action_endpoint"] = {"url": f"{self.action_url}/webhook"}
-        endpoints["nlg"] = {"url": f"{self.action_url}/nlg"}
-        endpoints["tracker_store"] = {"type": "SQL", "url": self.tracker_url}
+        key = {"Authorization": "Bearer ${ACTION_SERVER_SECRET}"}
+        endpoints["action_endpoint"] = {"url": f"{self.action_url}/webhook", "headers": key}
+        endpoints["nlg"] = {"url": f"{self.action_url}/nlg", "headers": key}
+        endpoints["tracker_store"] = {
+            "type": TRACKER_STORE,
+            "url": rasa_database_url(self.tracker_url),
+        }
         path = self.log_dir / f"endpoints-{self.rasa_port}.yml"
         path.write_text(yaml.safe_dump(endpoints))
         return path
@@ -128,8 +156,7 @@ class Stack:
             "rasa",
             [
                 str(RASA_BIN),
-                "run",
-                "--enable-api",
+                "run",  # no --enable-api: the REST channel is the only way in
                 "-i",
                 HOST,
                 "-p",
@@ -157,10 +184,12 @@ class Stack:
                 "--port",
                 str(self.gateway_port),
                 "--no-access-log",  # URLs carry conversation ids, the shoppers' keys
+                "--no-proxy-headers",  # X-Forwarded-*: only from TRUSTED_PROXIES (app.py)
                 "--timeout-graceful-shutdown",
                 "3",  # open event streams (web widget) must not hold up a stop
             ],
-            extra_env={"RASA_URL": self.rasa_url},
+            # Rasa's trackers too: `bot privacy` and the retention purge reach them.
+            extra_env={"RASA_URL": self.rasa_url, "TRACKER_DATABASE_URL": self.tracker_url},
         )
 
     def log_path(self, name: str) -> Path:
@@ -182,7 +211,7 @@ class Stack:
     def wait_healthy(self, timeout: float = 240) -> None:
         checks = {
             "actions": f"{self.action_url}/health",
-            "rasa": f"{self.rasa_url}/status",
+            "rasa": f"{self.rasa_url}/webhooks/rest/",  # 200 once the model is loaded
             "gateway": f"{self.gateway_url}/health",
         }
         checks = {name: url for name, url in checks.items() if name in self.processes}
@@ -281,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  Or in the terminal: make shell\n"
                 f"  Staff console: {stack.gateway_url}/console "
                 f"(create an account: .venv/bin/bot staff add NAME)\n"
-                f"  Rasa API:      {stack.rasa_url}   Action server: {stack.action_url}\n"
+                f"  Rasa:          {stack.rasa_url}   Action server: {stack.action_url} "
+                f"(keys: docs/operations.md)\n"
                 f"  Logs:          {stack.log_dir}\n"
                 f"Press Ctrl-C to stop.",
                 flush=True,
