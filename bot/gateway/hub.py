@@ -1,4 +1,6 @@
-"""Wakes up whoever waits for new messages of a conversation (long polls, live pages)."""
+"""Wakes up whoever waits for new messages of a conversation (long polls, live pages), and
+counts the open event streams, which are capped: each holds a connection and a task for as long
+as the client likes, so without a cap one conversation could hold the gateway's all."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ class Hub:
     def __init__(self) -> None:
         # An event lives while a waiter holds it; a long poll that timed out leaves nothing.
         self._events: WeakValueDictionary[str, asyncio.Event] = WeakValueDictionary()
+        self._streams: dict[str, int] = {}  # open event streams per conversation
+        self._streams_total = 0
 
     def listen(self, conversation_id: str) -> asyncio.Event:
         """Call before reading the transcript, then wait on the event if nothing was new, so a
@@ -29,3 +33,26 @@ class Hub:
     async def wait(event: asyncio.Event, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
+
+    def open_stream(self, conversation_id: str, per_conversation: int, total: int) -> bool:
+        """Count one more open stream of the conversation; False (and nothing counted) if
+        the conversation already has `per_conversation` or the gateway `total`. Whoever got
+        True calls `close_stream` once, however the stream ends."""
+        open_here = self._streams.get(conversation_id, 0)
+        if open_here >= per_conversation or self._streams_total >= total:
+            return False
+        self._streams[conversation_id] = open_here + 1
+        self._streams_total += 1
+        return True
+
+    def close_stream(self, conversation_id: str) -> None:
+        left = self._streams.pop(conversation_id, 0) - 1
+        if left > 0:
+            self._streams[conversation_id] = left
+        self._streams_total = max(0, self._streams_total - 1)
+
+    def open_streams(self, conversation_id: str | None = None) -> int:
+        """Open streams of one conversation, or of the whole gateway."""
+        if conversation_id is None:
+            return self._streams_total
+        return self._streams.get(conversation_id, 0)

@@ -14,6 +14,7 @@
   let ui = { language: "", direction: "ltr", text: {}, languages: [] };
   let conversationId = localStorage.getItem(storeKey);
   let source = null;
+  let retryDelay = 3000;  // ms before listening again after the browser gave up
   let pending = 0;
   const seen = new Set();
 
@@ -231,11 +232,16 @@
     const last = Math.max(0, ...seen);
     source = new EventSource(`${base}/api/conversations/${conversationId}/events?after=${last}`);
     source.onmessage = (event) => { render(JSON.parse(event.data)); };
-    source.onopen = () => showStatus("");
+    source.onopen = () => { showStatus(""); retryDelay = 3000; };
     source.onerror = () => {
       showStatus(t("reconnecting"));
-      // The browser retries by itself; if it gave up, start again in a moment.
-      if (source.readyState === EventSource.CLOSED) setTimeout(listen, 3000);
+      // The browser retries a dropped stream by itself; it gives up on a refusal (a 429 when
+      // the conversation has too many open streams, e.g. many tabs). Then start again later,
+      // less often each time (replies to what the shopper sends still come with the POST).
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(listen, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 60000);
+      }
     };
   }
 
