@@ -8,7 +8,6 @@ default Telegram's), TELEGRAM_WEBHOOK_URL and TELEGRAM_WEBHOOK_SECRET (webhook m
 from __future__ import annotations
 
 import contextlib
-import hmac
 import logging
 from dataclasses import dataclass, field
 
@@ -31,6 +30,8 @@ from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
 from bot.gateway.relay import Gateway, texts_of
+from bot.gateway.requests import BadRequest, parse_json
+from bot.gateway.security import secrets_match
 from bot.i18n import texts
 from bot.settings import Settings
 from bot.store.models import Conversation
@@ -185,24 +186,32 @@ class TelegramChannel:
                 await self.app.bot.send_message(chat_id, piece, reply_markup=markup)
 
     async def process_webhook(self, data: dict) -> None:
-        """Queued for the application, so Telegram gets its answer at once."""
-        await self.app.update_queue.put(Update.de_json(data, self.app.bot))
+        """Queued for the application, so Telegram gets its answer at once. A ValueError if
+        python-telegram-bot cannot read it as an update."""
+        try:
+            update = Update.de_json(data, self.app.bot)
+        except Exception as error:  # it trusts the shapes it reads: any error can come out
+            raise ValueError("not a Telegram update") from error
+        await self.app.update_queue.put(update)
 
 
 async def webhook(request: Request) -> Response:
     channel: TelegramChannel | None = getattr(request.app.state, "telegram", None)
     if channel is None or not channel.settings.webhook_url:
         return JSONResponse({"error": "Telegram webhook mode is not configured"}, status_code=404)
-    sent = request.headers.get(SECRET_HEADER, "")
-    if not hmac.compare_digest(sent, channel.settings.webhook_secret or ""):
+    sent = request.headers.get(SECRET_HEADER)
+    if not secrets_match(sent, channel.settings.webhook_secret or ""):
         return JSONResponse({"error": "bad secret token"}, status_code=403)
     try:
-        data = await request.json()
-    except ValueError:
-        return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+        data = parse_json(await request.body())
+    except BadRequest as bad:
+        return JSONResponse({"error": str(bad)}, status_code=bad.status)
     if not isinstance(data, dict) or "update_id" not in data:
         return JSONResponse({"error": "not a Telegram update"}, status_code=400)
-    await channel.process_webhook(data)
+    try:
+        await channel.process_webhook(data)
+    except ValueError as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
     return JSONResponse({"ok": True})
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,8 @@ from bot import conversations, replies
 from bot.channels.buttons import button_ref, resolve, split_text
 from bot.conversations import Said
 from bot.gateway.relay import Gateway, texts_of
+from bot.gateway.requests import BadRequest, parse_json
+from bot.gateway.security import secrets_match
 from bot.i18n import Texts
 from bot.settings import Settings
 from bot.store.models import Conversation
@@ -64,36 +65,54 @@ class WhatsAppSettings:
 
 def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
     """`X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>`."""
-    if not header or not header.startswith("sha256="):
+    if not signature_shaped(header):
         return False
     expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256="), expected)
+    return secrets_match(header.removeprefix("sha256="), expected)
+
+
+def signature_shaped(header: str | None) -> bool:
+    """Worth reading the body for: without a signature the answer is known already."""
+    return bool(header) and header.startswith("sha256=")
+
+
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON array; nothing if it is not one (a signed payload is Meta's, but
+    its shape is still only what it says)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def incoming_messages(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """The shoppers' messages in a webhook payload (status callbacks carry none)."""
     found = []
-    for entry in payload.get("entry") or []:
-        for change in (entry or {}).get("changes") or []:
-            value = (change or {}).get("value") or {}
-            for message in value.get("messages") or []:
-                if isinstance(message, dict) and message.get("from") and message.get("id"):
+    for entry in dicts(payload.get("entry")):
+        for change in dicts(entry.get("changes")):
+            for message in dicts(field(change.get("value"), "messages")):
+                if message.get("from") and message.get("id"):
                     found.append(message)
     return found
 
 
 def reply_of(message: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(text, button id) of a message; (None, None) for stickers, images and the like."""
+    """(text, button id) of a message; (None, None) for stickers, images and the like, and for
+    a text or button that is not a string."""
     kind = message.get("type")
+    text, button_id = None, None
     if kind == "text":
-        return (message.get("text") or {}).get("body"), None
-    if kind == "interactive":
-        interactive = message.get("interactive") or {}
-        chosen = interactive.get("button_reply") or interactive.get("list_reply") or {}
-        return chosen.get("title"), chosen.get("id")
-    if kind == "button":  # a quick reply on a template message
-        return (message.get("button") or {}).get("text"), None
-    return None, None
+        text = field(message.get("text"), "body")
+    elif kind == "interactive":
+        interactive = message.get("interactive")
+        chosen = field(interactive, "button_reply") or field(interactive, "list_reply")
+        text, button_id = field(chosen, "title"), field(chosen, "id")
+    elif kind == "button":  # a quick reply on a template message
+        text = field(message.get("button"), "text")
+    if not isinstance(text, str):
+        return None, None
+    return text, button_id if isinstance(button_id, str) else None
 
 
 class WhatsAppChannel:
@@ -219,9 +238,7 @@ async def verify(request: Request) -> Response:
     params = request.query_params
     if channel is None:
         return PlainTextResponse("WhatsApp is not configured", status_code=404)
-    token_ok = hmac.compare_digest(
-        params.get("hub.verify_token", ""), channel.settings.verify_token
-    )
+    token_ok = secrets_match(params.get("hub.verify_token"), channel.settings.verify_token)
     if params.get("hub.mode") != "subscribe" or not token_ok:
         return PlainTextResponse("verification failed", status_code=403)
     return PlainTextResponse(params.get("hub.challenge", ""))
@@ -231,15 +248,16 @@ async def receive(request: Request) -> Response:
     channel = channel_of(request)
     if channel is None:
         return JSONResponse({"error": "WhatsApp is not configured"}, status_code=404)
-    body = await request.body()
-    if not signature_valid(
-        body, request.headers.get("x-hub-signature-256"), channel.settings.app_secret
-    ):
+    signature = request.headers.get("x-hub-signature-256")
+    if not signature_shaped(signature):  # refused before reading the body
+        return JSONResponse({"error": "bad signature"}, status_code=401)
+    body = await request.body()  # at most MAX_REQUEST_BYTES (bot/gateway/body_limit.py)
+    if not signature_valid(body, signature, channel.settings.app_secret):
         return JSONResponse({"error": "bad signature"}, status_code=401)
     try:
-        payload = json.loads(body)
-    except ValueError:
-        return JSONResponse({"error": "the body is not valid JSON"}, status_code=400)
+        payload = parse_json(body)
+    except BadRequest as bad:
+        return JSONResponse({"error": str(bad)}, status_code=bad.status)
     if not isinstance(payload, dict):
         return JSONResponse({"error": "not a WhatsApp webhook"}, status_code=400)
     return JSONResponse({"accepted": channel.accept(payload)})

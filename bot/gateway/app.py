@@ -6,6 +6,7 @@ bot/channels/telegram.py and whatsapp.py); without them they are skipped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -18,10 +19,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from bot import language, replies
+from bot import language, privacy, replies
 from bot.channels import telegram, web, whatsapp
-from bot.gateway import console, explain_api, insights, shopper_api
+from bot.gateway import console, explain_api, insights, privacy_console, shopper_api
+from bot.gateway.body_limit import BodyLimit
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import Gateway
 from bot.gateway.security import SecurityHeaders
@@ -33,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 
 KEY_IN_PATH = re.compile(r"/[A-Za-z0-9_-]{20,}")
+RETENTION_PERIOD_SECONDS = 24 * 3600
 
 
 async def health(request: Request) -> JSONResponse:
@@ -62,6 +66,28 @@ async def store_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def proxy_headers(settings: Settings) -> list[Middleware]:
+    """X-Forwarded-For/-Proto believed only from `TRUSTED_PROXIES` (uvicorn runs with
+    --no-proxy-headers): anyone else could name any address and dodge the per-address limits."""
+    if not settings.trusted_proxies:
+        return []
+    return [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+
+
+async def purge_daily(settings: Settings, engine: Engine) -> None:
+    """RETENTION_DAYS: what is older is deleted now and then once a day (bot/privacy.py), in a
+    thread so shoppers are not kept waiting. Several gateways may all do it: it is idempotent."""
+    while settings.retention_days > 0:
+        try:
+            counts = await asyncio.to_thread(
+                privacy.purge, settings.retention_days, engine, settings.tracker_database_url
+            )
+            logger.info("retention purge: %s", counts)
+        except Exception:
+            logger.exception("retention purge failed; trying again tomorrow")
+        await asyncio.sleep(RETENTION_PERIOD_SECONDS)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
     """`settings` default to the environment's; `engine` to the store's (it must be reachable
     at start: tables, seed)."""
@@ -85,9 +111,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         for channel in started:
             await channel.start()
             logger.info("channel %s started", type(channel).__name__)
+        retention = asyncio.create_task(purge_daily(settings, gateway.engine))
         try:
             yield
         finally:
+            retention.cancel()
             for channel in reversed(started):
                 await channel.stop()
             await gateway.rasa.aclose()
@@ -102,10 +130,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             *console.routes,
             *explain_api.routes,
             *insights.routes,
+            *privacy_console.routes,
         ],
         middleware=[
+            *proxy_headers(settings),  # first: every other part sees the real client
             Middleware(SecurityHeaders),
             Middleware(web.ShopperCors, origins=settings.widget_origins),
+            # Last, so its 413 carries the headers above; it reads nothing itself.
+            Middleware(BodyLimit, max_bytes=settings.max_request_bytes),
         ],
         lifespan=lifespan,
         exception_handlers={OperationalError: store_down},

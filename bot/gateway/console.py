@@ -4,6 +4,7 @@ with the verified order beside it, answer the shopper, resolve or hand back, exp
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,7 +15,16 @@ from starlette.staticfiles import StaticFiles
 
 from bot import conversations, saved_replies, staff, tickets
 from bot.clock import utcnow
-from bot.gateway.requests import BadRequest, clean_text, form_fields, gateway_of, templates
+from bot.gateway.login_throttle import login_throttle_of, too_many_sign_ins
+from bot.gateway.requests import (
+    BadRequest,
+    clean_text,
+    form_fields,
+    gateway_of,
+    in_id_range,
+    message_id,
+    templates,
+)
 from bot.gateway.security import (
     SESSION_COOKIE,
     current_staff,
@@ -50,7 +60,21 @@ async def login(request: Request) -> Response:
     username = str(form.get("username", ""))[:80]
     password = str(form.get("password", ""))[:1000]
     target = safe_next(str(form.get("next", "")))
-    user = staff.authenticate(username, password, gateway_of(request).engine)
+    # Too many failures for this name or from this address: refused before the password is
+    # looked at (docs/console.md, docs/operations.md).
+    throttle = login_throttle_of(request.app.state)
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.admit(username, address)
+    if wait:
+        seconds = math.ceil(wait)
+        return templates.TemplateResponse(
+            request,
+            "login.html",
+            {"next": target, "error": too_many_sign_ins(seconds), "username": username},
+            status_code=429,
+            headers={"Retry-After": str(seconds)},
+        )
+    user = await staff.check_login(username, password, gateway_of(request).engine)
     if user is None:
         return templates.TemplateResponse(
             request,
@@ -58,6 +82,7 @@ async def login(request: Request) -> Response:
             {"next": target, "error": "Wrong username or password.", "username": username},
             status_code=401,
         )
+    throttle.succeeded(username, address)
     token, _ = staff.start_session(user, gateway_of(request).engine)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, request, token)
@@ -118,7 +143,9 @@ def ticket_json(ticket) -> dict:
 
 
 def load_ticket(request: Request):
-    ticket = tickets.get_ticket(int(request.path_params["tid"]), gateway_of(request).engine)
+    """The ticket in the path; LookupError if there is none (a number past any id included)."""
+    tid = int(request.path_params["tid"])
+    ticket = tickets.get_ticket(tid, gateway_of(request).engine) if in_id_range(tid) else None
     if ticket is None:
         raise LookupError
     return ticket
@@ -172,11 +199,14 @@ async def ticket_messages(request: Request) -> Response:
     """New messages of a ticket's conversation, for the live transcript."""
     try:
         ticket = load_ticket(request)
-        after = int(request.query_params.get("after", 0))
-    except (LookupError, ValueError):
+        after = message_id(request.query_params.get("after"))
+    except LookupError:
         return JSONResponse({"error": "no such ticket"}, status_code=404)
+    except BadRequest as bad:
+        return JSONResponse({"error": str(bad)}, status_code=bad.status)
     said = conversations.messages(ticket.conversation_id, after, gateway_of(request).engine)
-    return JSONResponse({"messages": [s.as_json() for s in said], "status": ticket.status})
+    shown = [{**s.as_json(), "payload": s.extra.get("payload")} for s in said]
+    return JSONResponse({"messages": shown, "status": ticket.status})
 
 
 async def _change(request: Request, what: str) -> Response:

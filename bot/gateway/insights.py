@@ -29,6 +29,10 @@ PERIODS = {
     "90d": "Last 90 days",
 }
 CHANNELS = ("web", "api", "telegram", "whatsapp")
+PERIOD_FORMS = (
+    "'from' and 'to' take a date like 2026-11-01 or a time back from now like 24h, 7d or 2w"
+)
+MAX_PERIOD = timedelta(days=3660)
 
 
 @staff_only
@@ -49,10 +53,14 @@ async def insights_page(request: Request) -> Response:
             start = parse_since(first, now)
         if last:
             end = min(parse_since(last, now) + timedelta(days=1), now)
-    except ValueError:
-        return JSONResponse({"error": "dates look like 2026-11-01"}, status_code=400)
+    except (ValueError, OverflowError):  # not a date or span; or one past year 1 or 9999
+        return JSONResponse({"error": PERIOD_FORMS}, status_code=400)
     if start >= end:
         return JSONResponse({"error": "'from' must be before 'to'"}, status_code=400)
+    if end - start > MAX_PERIOD:  # a chart of every day since year 1 is no report
+        return JSONResponse(
+            {"error": f"a period is at most {MAX_PERIOD.days} days long"}, status_code=400
+        )
     period = Period(start, end, channel)
     # Reading the tables and embedding the gap messages is blocking work: off the event loop.
     engine = gateway_of(request).engine

@@ -72,6 +72,17 @@ def set_session_cookie(response: Response, request: Request, token: str) -> None
     )
 
 
+def secrets_match(sent: str | bytes | None, expected: str | bytes) -> bool:
+    """A constant-time comparison of a token, secret or signature a client sent with ours, on
+    bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, a 500), and
+    headers and query strings may carry any. An empty secret of ours matches nothing."""
+    return bool(expected) and hmac.compare_digest(as_bytes(sent or ""), as_bytes(expected))
+
+
+def as_bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+
+
 def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
@@ -106,9 +117,7 @@ def staff_only(handler: Handler) -> Handler:
             sent = request.headers.get("x-csrf-token")
             if sent is None and "form" in request.headers.get("content-type", ""):
                 sent = (await request.form()).get("csrf_token")
-            if not same_origin(request) or not hmac.compare_digest(
-                str(sent or ""), session.csrf_token
-            ):
+            if not same_origin(request) or not secrets_match(str(sent or ""), session.csrf_token):
                 return PlainTextResponse("CSRF check failed", status_code=403)
         request.state.staff = session
         return await handler(request)
