@@ -312,7 +312,10 @@ def _tracker_engine(tracker_url: str) -> Engine | None:
             return None
         busy = get_settings().store_db_busy_seconds
         engine = create_engine(tracker_url, connect_args={"timeout": busy})
-    else:
+    else:  # Rasa's environment opens PostgreSQL with psycopg2, ours with psycopg
+        scheme, sep, rest = tracker_url.partition("://")
+        if scheme.startswith("postgresql"):
+            tracker_url = f"postgresql+psycopg{sep}{rest}"
         engine = create_engine(tracker_url, pool_pre_ping=True)
     if not inspect(engine).has_table("events"):
         engine.dispose()

@@ -3,7 +3,7 @@
 A shopper proves an order with its email or postcode. The actions need that value only during
 the turn that checks it; Rasa's tracker store would keep it forever, in the message's text and
 in the `order_proof` slot. This store writes, instead:
-- any email address in a shopper's message as "[email]";
+- any email address in a shopper's message, a slot or a reply as "[email]";
 - the whole text of a message that answered "what's the email or postcode?" as "[proof]";
 - the `order_proof` slot's value as "[proof]".
 Everything else is stored as Rasa stores it. Selected in the endpoints file (`bot/stack.py`):
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event, SlotSet, UserUttered
+from rasa.shared.core.events import BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
@@ -57,8 +57,13 @@ def proof_answers(tracker: DialogueStateTracker) -> set[int]:
 
 def redacted(event: Event, is_proof: bool) -> dict[str, Any]:
     data = event.as_dict()
-    if isinstance(event, SlotSet) and event.key == PROOF_SLOT and event.value is not None:
-        return {**data, "value": REDACTED}
+    if isinstance(event, SlotSet) and event.value is not None:
+        if event.key == PROOF_SLOT:
+            return {**data, "value": REDACTED}
+        if isinstance(event.value, str):  # an email typed where a number was asked for
+            return {**data, "value": EMAIL.sub("[email]", event.value)}
+    if isinstance(event, BotUttered) and isinstance(data.get("text"), str):
+        return {**data, "text": EMAIL.sub("[email]", data["text"])}
     if not isinstance(event, UserUttered):
         return data
     data = copy.deepcopy(data)

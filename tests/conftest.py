@@ -19,6 +19,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
+from bot import conversations
 from bot.orders import get_order_source
 from bot.settings import PROJECT_ROOT, get_settings
 from bot.stack import Stack, free_port
@@ -37,10 +38,12 @@ def seed_order(number: str) -> dict[str, Any]:
     return {**order, "email": customer["email"], "postcode": customer["address"]["postcode"]}
 
 
-def make_stack(tmp: Path, env: dict[str, str] | None = None) -> Stack:
+def make_stack(
+    tmp: Path, env: dict[str, str] | None = None, tracker_url: str | None = None
+) -> Stack:
     """Action server, Rasa and gateway on free ports, with their own store and tracker
-    databases in tmp (kept across restarts), and any other settings in `env`. `stack.db_url`
-    is the store's URL."""
+    databases in tmp (kept across restarts; `env` and `tracker_url` may put them elsewhere),
+    and any other settings in `env`. `stack.db_url` is the store's URL."""
     if not MODEL or not Path(MODEL).exists():
         pytest.skip("SA_MODEL is not set to a trained model (`make test` sets it)")
     stack = Stack(
@@ -56,7 +59,7 @@ def make_stack(tmp: Path, env: dict[str, str] | None = None) -> Stack:
             "RATE_LIMIT_CONVERSATIONS_PER_MINUTE": "100000",
             **(env or {}),
         },
-        tracker_url=f"sqlite:///{tmp / 'tracker.db'}",
+        tracker_url=tracker_url or f"sqlite:///{tmp / 'tracker.db'}",
     )
     stack.db_url = stack.env["STORE_DATABASE_URL"]
     return stack
@@ -181,12 +184,13 @@ class Shopper:
         self.http = httpx.Client(base_url=stack.gateway_url, timeout=60)
         started = self.http.post("/api/conversations")
         assert started.status_code == 201
-        self.id = started.json()["conversation_id"]
+        self.key = started.json()["conversation_id"]  # the shopper's: never stored
+        self.id = conversations.stored_id(self.key)  # what the databases keep
         self.last = 0
 
     def says(self, text: str, payload: str | None = None) -> str:
         body = {"text": text, **({"payload": payload} if payload else {})}
-        response = self.http.post(f"/api/conversations/{self.id}/messages", json=body)
+        response = self.http.post(f"/api/conversations/{self.key}/messages", json=body)
         response.raise_for_status()
         self.mode = response.json()["mode"]
         return " ".join(m["text"] for m in response.json()["messages"])
@@ -194,7 +198,7 @@ class Shopper:
     def receives(self, wait: float = 10) -> list[dict]:
         """New messages since the last call, waiting up to `wait` s for one."""
         response = self.http.get(
-            f"/api/conversations/{self.id}/messages", params={"after": self.last, "wait": wait}
+            f"/api/conversations/{self.key}/messages", params={"after": self.last, "wait": wait}
         )
         response.raise_for_status()
         self.last = response.json()["last"]

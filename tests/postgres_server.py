@@ -37,6 +37,11 @@ class PostgresServer:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "sa", "shop")
         self.url = f"postgresql+psycopg://sa@127.0.0.1:{self.port}/shop"
 
+    def create_database(self, name: str) -> str:
+        """Another database on this server; its URL."""
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "sa", name)
+        return f"postgresql+psycopg://sa@127.0.0.1:{self.port}/{name}"
+
     def _run(self, tool: str, *args: str, check: bool = True) -> None:
         subprocess.run(_as_postgres(f"{self.bin}/{tool}", *args), check=check, capture_output=True)
 

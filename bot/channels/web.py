@@ -14,24 +14,31 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import conversations
+from bot.gateway.hub import Hub
+from bot.gateway.requests import BadRequest, message_id
 from bot.i18n import N_, language_name, languages, supported, texts
 from bot.settings import get_settings
 
 HERE = Path(__file__).parent / "static"
 KEEPALIVE_SECONDS = 15.0
+STREAM_RETRY_SECONDS = 15  # a refused stream's Retry-After: the widget waits longer anyway
 
 
 async def events(request: Request) -> Response:
     """The conversation's messages as they are stored (`id:` is the message id)."""
     gateway = request.app.state.gateway
-    cid = request.path_params["cid"]
-    if conversations.get(cid, gateway.engine) is None:
+    conversation = conversations.by_key(request.path_params["cid"], gateway.engine)
+    if conversation is None:
         return JSONResponse({"error": "no such conversation"}, status_code=404)
-    start = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    cid = conversation.id
+    last_event_id = request.headers.get("last-event-id")
     try:
-        after = int(start)
-    except ValueError:
-        return JSONResponse({"error": "'after' must be a number"}, status_code=400)
+        if last_event_id:
+            after = message_id(last_event_id, "Last-Event-ID")
+        else:
+            after = message_id(request.query_params.get("after") or None)
+    except BadRequest as bad:
+        return JSONResponse({"error": str(bad)}, status_code=bad.status)
 
     async def stream() -> AsyncIterator[str]:
         last = after
@@ -48,11 +55,54 @@ async def events(request: Request) -> Response:
                 if not event.is_set():
                     yield ": keep-alive\n\n"
 
-    return StreamingResponse(
+    settings = request.app.state.settings
+    return CappedStream(
         stream(),
-        media_type="text/event-stream",
-        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        gateway.hub,
+        cid,
+        per_conversation=settings.streams_per_conversation,
+        total=settings.streams_total,
     )
+
+
+class CappedStream(StreamingResponse):
+    """An event stream that holds one of the hub's stream slots while it is sent, or a 429 if
+    there is none free (STREAMS_PER_CONVERSATION, STREAMS_TOTAL).
+
+    The slot is taken and given back around the whole response, in one try/finally: the
+    response ends when the stream does, when the client goes away (Starlette cancels the
+    stream when uvicorn reports `http.disconnect`) and when the server stops, so the count
+    cannot leak."""
+
+    def __init__(
+        self,
+        content: AsyncIterator[str],
+        hub: Hub,
+        conversation_id: str,
+        per_conversation: int,
+        total: int,
+    ) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+        self.hub, self.conversation_id = hub, conversation_id
+        self.per_conversation, self.total = per_conversation, total
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.hub.open_stream(self.conversation_id, self.per_conversation, self.total):
+            refused = JSONResponse(
+                {"error": "too many live streams are open; try again later"},
+                status_code=429,
+                headers={"Retry-After": str(STREAM_RETRY_SECONDS)},
+            )
+            await refused(scope, receive, send)
+            return
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.hub.close_stream(self.conversation_id)
 
 
 # Every word of the widget's own interface; the widget asks for them in the conversation's

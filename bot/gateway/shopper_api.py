@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot import conversations, language
-from bot.gateway.requests import BadRequest, clean_text, gateway_of, json_body
+from bot.gateway.requests import BadRequest, clean_text, gateway_of, json_body, message_id
 from bot.i18n import languages, supported
 
 MAX_WAIT_SECONDS = 30.0
@@ -40,11 +40,11 @@ async def start_conversation(request: Request) -> JSONResponse:
         if channel not in POLLED_CHANNELS:
             return error(f"'channel' must be one of {', '.join(POLLED_CHANNELS)}", 400)
     engine = gateway_of(request).engine
-    conversation = conversations.start(channel, engine=engine)
+    conversation, key = conversations.start_with_key(channel, engine=engine)
     if hint:
         conversations.set_language(conversation.id, hint, language.HINT, engine)
-    return JSONResponse(
-        {"conversation_id": conversation.id, "mode": "bot", "language": hint},
+    return JSONResponse(  # the key is the shopper's alone: the store keeps its hash
+        {"conversation_id": key, "mode": "bot", "language": hint},
         status_code=201,
     )
 
@@ -58,7 +58,7 @@ def language_hint(body: dict) -> str | None:
 
 async def post_message(request: Request) -> JSONResponse:
     gateway = gateway_of(request)
-    conversation = conversations.get(request.path_params["cid"], gateway.engine)
+    conversation = conversations.by_key(request.path_params["cid"], gateway.engine)
     if conversation is None:
         return error("no such conversation", 404)
     try:
@@ -83,7 +83,7 @@ async def post_message(request: Request) -> JSONResponse:
 async def choose_language(request: Request) -> JSONResponse:
     """The shopper picked a language (the widget's menu): `{"language": "tr"}`."""
     gateway = gateway_of(request)
-    conversation = conversations.get(request.path_params["cid"], gateway.engine)
+    conversation = conversations.by_key(request.path_params["cid"], gateway.engine)
     if conversation is None:
         return error("no such conversation", 404)
     try:
@@ -99,14 +99,17 @@ async def choose_language(request: Request) -> JSONResponse:
 async def get_messages(request: Request) -> JSONResponse:
     """Messages after `after` (an id); with `wait` seconds, waits for one to arrive."""
     gateway = gateway_of(request)
-    cid = request.path_params["cid"]
     try:
-        after = int(request.query_params.get("after", 0))
+        after = message_id(request.query_params.get("after"))
         wait = min(float(request.query_params.get("wait", 0)), MAX_WAIT_SECONDS)
+    except BadRequest as bad:
+        return error(str(bad), bad.status)
     except ValueError:
-        return error("'after' and 'wait' must be numbers", 400)
-    if conversations.get(cid, gateway.engine) is None:
+        return error("'wait' must be a number of seconds", 400)
+    conversation = conversations.by_key(request.path_params["cid"], gateway.engine)
+    if conversation is None:
         return error("no such conversation", 404)
+    cid = conversation.id
     event = gateway.hub.listen(cid)
     said = conversations.messages(cid, after, gateway.engine)
     if not said and wait > 0:

@@ -65,7 +65,7 @@ def test_a_locked_database_gets_a_clear_answer_and_nothing_half_written(stack):
         blocker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
         try:
             refused = shopper.http.post(
-                f"/api/conversations/{shopper.id}/messages", json={"text": "talk to a human"}
+                f"/api/conversations/{shopper.key}/messages", json={"text": "talk to a human"}
             )
             assert refused.status_code == 503 and refused.json() == {"error": STORE_DOWN}
             assert gateway.processes["gateway"].poll() is None  # still running
@@ -88,7 +88,7 @@ def test_the_store_database_stopped_and_started_again(stack):
             assert "Northwind" in shopper.says("hi")
             database.stop()
             refused = shopper.http.post(
-                f"/api/conversations/{shopper.id}/messages", json={"text": "still there?"}
+                f"/api/conversations/{shopper.key}/messages", json={"text": "still there?"}
             )
             assert refused.status_code == 503 and refused.json() == {"error": STORE_DOWN}
             health = shopper.http.get("/health")

@@ -162,7 +162,7 @@ def test_search_and_export(stack, engine, agent_name):
 def test_bad_shopper_requests_get_clear_errors(stack):
     http = httpx.Client(base_url=stack.gateway_url, timeout=30)
     shopper = Shopper(stack)
-    url = f"/api/conversations/{shopper.id}/messages"
+    url = f"/api/conversations/{shopper.key}/messages"
     assert http.post("/api/conversations/unknown/messages", json={"text": "hi"}).status_code == 404
     assert http.post(url, json={"text": "   "}).status_code == 400
     assert http.post(url, json={"text": 42}).status_code == 400

@@ -7,6 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from bot import conversations
 from bot.language import identify
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation
@@ -23,13 +24,14 @@ class Speaker(Shopper):
         body = {"channel": "web", **({"language": hint} if hint else {})}
         started = self.http.post("/api/conversations", json=body)
         assert started.status_code == 201
-        self.id = started.json()["conversation_id"]
+        self.key = started.json()["conversation_id"]
+        self.id = conversations.stored_id(self.key)
         self.last = 0
         self.replies: list[str] = []
 
     def says(self, text: str, payload: str | None = None) -> str:
         body = {"text": text, **({"payload": payload} if payload else {})}
-        response = self.http.post(f"/api/conversations/{self.id}/messages", json=body)
+        response = self.http.post(f"/api/conversations/{self.key}/messages", json=body)
         response.raise_for_status()
         self.mode = response.json()["mode"]
         self.language = response.json()["language"]
@@ -93,13 +95,14 @@ def test_asking_for_a_language_is_answered_in_it_and_holds(stack):
 def test_the_widget_menu_choice_and_a_page_hint(stack):
     shopper = Speaker(stack, hint="fr-CA")
     assert conversation_language(stack, shopper.id) == ("fr", "hint")
-    chosen = shopper.http.post(f"/api/conversations/{shopper.id}/language", json={"language": "it"})
+    url = f"/api/conversations/{shopper.key}/language"
+    chosen = shopper.http.post(url, json={"language": "it"})
     assert (
         chosen.status_code == 200
         and identify(chosen.json()["messages"][0]["text"]).language == "it"
     )
     refused = shopper.http.post(
-        f"/api/conversations/{shopper.id}/language", json={"language": "xx"}
+        f"/api/conversations/{shopper.key}/language", json={"language": "xx"}
     )
     assert refused.status_code == 400
     assert conversation_language(stack, shopper.id) == ("it", "choice")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import conversations
 from bot.store.db import get_engine
 from tests.conftest import PASSWORD, new_agent, screenshot, seed_order, ticket_of
 
@@ -32,9 +33,11 @@ def direction(locator) -> str:
 
 
 def conversation_id(page) -> str:
-    return page.evaluate(
+    """The stored id of the widget's conversation (the widget keeps its key)."""
+    key = page.evaluate(
         "Object.entries(localStorage).find(([k]) => k.startsWith('storefront-assist:'))[1]"
     )
+    return conversations.stored_id(key)
 
 
 def test_korean_in_the_widget(stack, browser):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot import conversations
 from bot.store.db import get_engine
 from tests.conftest import new_agent, screenshot, seed_order, ticket_of
 
@@ -45,9 +46,10 @@ def test_widget_conversation_quick_reply_reload_and_agent_reply(stack, browser):
     page.reload()  # the same conversation and its history come back
     chat_log(page).get_by_text("Glad I could help!").wait_for()
     assert chat_log(page).get_by_text("Order #10423 is paid").count() == 1
-    cid = page.evaluate(
+    key = page.evaluate(
         "Object.entries(localStorage).find(([k]) => k.startsWith('storefront-assist:'))[1]"
     )
+    cid = conversations.stored_id(key)  # the widget holds the key; the store, its hash
 
     say(page, "I want to talk to a person")
     chat_log(page).get_by_text("reference H-").wait_for()

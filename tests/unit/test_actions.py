@@ -500,3 +500,10 @@ def test_a_broken_faq_gets_an_honest_answer_not_an_error(tmp_path, monkeypatch):
     convo.user("do you ship to canada?", "faq")
     convo.run(ActionFaqAnswer())
     assert "don't know that one" in convo.said
+
+
+def test_a_verified_shopper_asking_about_their_data_gets_a_person(store):
+    convo = Conversation("shopper-my-data")
+    ask(convo, "my_data", "10423")
+    assert "personal data to our team" in convo.said
+    assert handoff_signal(convo) == {"reason": "privacy_request", "order_number": "10423"}

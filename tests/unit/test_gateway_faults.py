@@ -27,7 +27,10 @@ def test_rasa_down_gets_a_clear_answer_and_the_message_is_kept(store):
         response = client.post(f"/api/conversations/{cid}/messages", json={"text": "hello"})
         assert response.status_code == 200
         assert [m["text"] for m in response.json()["messages"]] == [UNAVAILABLE]
-    assert [(s.sender, s.text) for s in conversations.messages(cid, engine=store)] == [
+    assert [
+        (s.sender, s.text)
+        for s in conversations.messages(conversations.stored_id(cid), engine=store)
+    ] == [
         ("shopper", "hello"),
         ("bot", UNAVAILABLE),
     ]
