@@ -82,7 +82,8 @@ def dicts(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def field(value: Any, name: str) -> Any:
+def member(value: Any, name: str) -> Any:
+    """`value[name]` if `value` is an object, else None."""
     return value.get(name) if isinstance(value, dict) else None
 
 
@@ -91,7 +92,7 @@ def incoming_messages(payload: dict[str, Any]) -> list[dict[str, Any]]:
     found = []
     for entry in dicts(payload.get("entry")):
         for change in dicts(entry.get("changes")):
-            for message in dicts(field(change.get("value"), "messages")):
+            for message in dicts(member(change.get("value"), "messages")):
                 if message.get("from") and message.get("id"):
                     found.append(message)
     return found
@@ -103,13 +104,13 @@ def reply_of(message: dict[str, Any]) -> tuple[str | None, str | None]:
     kind = message.get("type")
     text, button_id = None, None
     if kind == "text":
-        text = field(message.get("text"), "body")
+        text = member(message.get("text"), "body")
     elif kind == "interactive":
         interactive = message.get("interactive")
-        chosen = field(interactive, "button_reply") or field(interactive, "list_reply")
-        text, button_id = field(chosen, "title"), field(chosen, "id")
+        chosen = member(interactive, "button_reply") or member(interactive, "list_reply")
+        text, button_id = member(chosen, "title"), member(chosen, "id")
     elif kind == "button":  # a quick reply on a template message
-        text = field(message.get("button"), "text")
+        text = member(message.get("button"), "text")
     if not isinstance(text, str):
         return None, None
     return text, button_id if isinstance(button_id, str) else None

@@ -226,9 +226,11 @@ async def _change(request: Request, what: str) -> Response:
     except LookupError:
         return JSONResponse({"error": "no such ticket"}, status_code=404)
     except (tickets.TicketError, BadRequest) as problem:
+        # A bad reply is the request's fault (its own status); a ticket in the wrong state, 409.
+        status = problem.status if isinstance(problem, BadRequest) else 409
         if wants_json(request):
-            return JSONResponse({"error": str(problem)}, status_code=409)
-        return PlainTextResponse(str(problem), status_code=409)
+            return JSONResponse({"error": str(problem)}, status_code=status)
+        return PlainTextResponse(str(problem), status_code=status)
     if wants_json(request):
         return JSONResponse({"ticket": ticket_json(tickets.get_ticket(ticket.id, gateway.engine))})
     return RedirectResponse(f"/console/tickets/{ticket.id}", status_code=303)

@@ -128,4 +128,4 @@ def test_an_empty_reply_is_refused(client, store):
     ticket = handed_off(store)
     headers = {**JSON, "x-csrf-token": log_in(client)}
     response = client.post(f"/console/tickets/{ticket}/reply", json={"text": " "}, headers=headers)
-    assert response.status_code == 409
+    assert response.status_code == 400 and "empty" in response.json()["error"]
