@@ -5,6 +5,7 @@ does the same with the real Rasa server, on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -194,3 +195,21 @@ def test_the_console_shows_the_payload_rasa_acted_on(store):
             f"/console/tickets/{ticket}/messages", headers={"accept": "application/json"}
         )
         assert live.json()["messages"][0]["payload"] == "/affirm"
+
+
+def test_the_gateway_purges_when_it_starts(store, trackers):
+    ids = shoppers(store, trackers)
+    with session_scope(store) as session:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id == ids["telegram"])
+            .values(updated_at=utcnow() - timedelta(days=400))
+        )
+    with TestClient(create_app(engine=store)):
+        deadline = time.monotonic() + 30
+        while conversations.get(ids["telegram"], store) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert conversations.get(ids["telegram"], store) is None
+    assert conversations.get(ids["web"], store) is not None
+    with session_scope(store) as session:
+        assert session.scalars(select(PrivacyAudit.actor)).all() == ["retention"]
