@@ -34,6 +34,7 @@ from benchmarks.common import (
 from benchmarks.load import orders
 from benchmarks.stats import latency_summary
 from bot import staff
+from bot.conversations import stored_id
 from bot.stack import Stack, free_port
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Message
@@ -92,7 +93,7 @@ class Soak:
                         f"{url}/api/conversations/{conversation}/messages", json={"text": text}
                     )
                     response.raise_for_status()
-                    self.sent[conversation].append(text)
+                    self.sent[stored_id(conversation)].append(text)  # the store's name
                     self.latencies.append((time.perf_counter() - begin) * 1000)
                 except httpx.HTTPError:
                     self.errors += 1
