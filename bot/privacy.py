@@ -125,7 +125,9 @@ def conversation_ids(subject: Subject, engine: Engine) -> list[str]:
 def _conversations_mentioning(session: Session, email: str) -> list[str]:
     """Where the shopper wrote the email, or a ticket is about one of its orders."""
     written = session.scalars(
-        select(Message.conversation_id).where(func.lower(Message.text).contains(email)).distinct()
+        select(Message.conversation_id)
+        .where(func.lower(Message.text).contains(email, autoescape=True))
+        .distinct()
     ).all()
     ticketed = session.scalars(
         select(Ticket.conversation_id)

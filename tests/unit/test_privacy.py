@@ -213,3 +213,12 @@ def test_the_gateway_purges_when_it_starts(store, trackers):
     assert conversations.get(ids["web"], store) is not None
     with session_scope(store) as session:
         assert session.scalars(select(PrivacyAudit.actor)).all() == ["retention"]
+
+
+def test_an_email_is_matched_as_written_not_as_a_pattern(store, trackers):
+    other = conversations.start("web", engine=store)
+    conversations.add(other.id, "shopper", "I'm zoe-x@example.com", engine=store)
+    assert privacy.conversation_ids(privacy.Subject("email", "zoe_x@example.com"), store) == []
+    assert privacy.conversation_ids(privacy.Subject("email", "zoe-x@example.com"), store) == [
+        other.id
+    ]
