@@ -105,6 +105,22 @@ def store(tmp_path, monkeypatch, seeded_store_file):
     get_order_source.cache_clear()
 
 
+@pytest.fixture
+def faq_dir(tmp_path, monkeypatch) -> Path:
+    """A copy of the shop's FAQ without what staff added or approved, as FAQ_PATH: tests that
+    add entries or phrasings write there, never into data/faq."""
+    from bot.faq.added import ADDED_FILE
+    from bot.faq.entries import DEFAULT_FAQ
+
+    folder = tmp_path / "faq"
+    shutil.copytree(DEFAULT_FAQ, folder)
+    (folder / ADDED_FILE).unlink(missing_ok=True)
+    shutil.rmtree(folder / "learned", ignore_errors=True)
+    monkeypatch.setenv("FAQ_PATH", str(folder))
+    get_settings.cache_clear()
+    return folder
+
+
 class Conversation:
     """One shopper's conversation: keeps slots and events between turns like Rasa does."""
 

@@ -4,7 +4,6 @@ is searched at once, without a retrain."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 
 import pytest
@@ -12,25 +11,13 @@ from starlette.testclient import TestClient
 
 from bot import contract, conversations, faq_phrasings, staff
 from bot.faq import service
-from bot.faq.added import ADDED_FILE
-from bot.faq.entries import DEFAULT_FAQ, learned_file, load_faq
+from bot.faq.entries import learned_file, load_faq
 from bot.gateway.app import create_app
 from bot.settings import get_settings
 from bot.stack import free_port
 from tests.conftest import PASSWORD
 
 QUESTION = "what about gift stuff"
-
-
-@pytest.fixture
-def faq_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "faq"
-    shutil.copytree(DEFAULT_FAQ, folder)
-    (folder / ADDED_FILE).unlink(missing_ok=True)
-    shutil.rmtree(folder / "learned", ignore_errors=True)
-    monkeypatch.setenv("FAQ_PATH", str(folder))
-    get_settings.cache_clear()
-    return folder
 
 
 def confirmed(store, question: str, entry_id: str, picked: str | None = None) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import shutil
 from dataclasses import dataclass, replace
 from urllib.parse import quote, urlencode
 
@@ -24,8 +23,6 @@ from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 from bot import conversations, staff, tickets
-from bot.faq.added import ADDED_FILE
-from bot.faq.entries import DEFAULT_FAQ
 from bot.gateway.app import create_app
 from bot.settings import get_settings
 from bot.stack import free_port
@@ -65,14 +62,8 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(store, tmp_path, monkeypatch):
-    # Staff may add FAQ entries and phrasings from Insights: into a copy, never data/faq.
-    faq = tmp_path / "faq"
-    shutil.copytree(DEFAULT_FAQ, faq)
-    (faq / ADDED_FILE).unlink(missing_ok=True)
-    shutil.rmtree(faq / "learned", ignore_errors=True)
-    monkeypatch.setenv("FAQ_PATH", str(faq))
-    get_settings.cache_clear()
+def gateway(store, faq_dir):
+    # Staff may add FAQ entries and phrasings from Insights: into a copy (faq_dir), never data/faq.
     bot_api, graph = FakeBotApi(TELEGRAM_TOKEN), FakeGraphApi(GRAPH_TOKEN, PHONE_ID)
     with serving(bot_api.app) as bot_api_url, serving(graph.app) as graph_url:
         configured = replace(
