@@ -74,3 +74,33 @@ def test_widget_conversation_quick_reply_reload_and_agent_reply(stack, browser):
     page.keyboard.press("Escape")
     assert page.get_by_role("dialog", name="Chat with the shop").is_hidden()
     context.close()
+
+
+def test_a_refused_stream_comes_back_when_the_shopper_writes_and_misses_nothing(stack, browser):
+    """The live stream is refused once (a 429, as past the per-conversation cap): the browser
+    gives up on it. The shopper's next message starts it again at once, and the message itself
+    (which only the stream brings) appears, though the reply the POST returned is newer."""
+    context = browser.new_context(viewport={"width": 1200, "height": 850})
+    page = context.new_page()
+    refused = []
+
+    def refuse_once(route):
+        if refused:
+            route.continue_()
+            return
+        refused.append(route.request.url)
+        route.fulfill(status=429, content_type="application/json", body='{"error": "busy"}')
+
+    page.route("**/events*", refuse_once)
+    page.goto(f"{stack.gateway_url}/demo")
+    page.get_by_role("button", name="Chat with us").click()
+    for _ in range(200):  # the widget asked for its stream, and was refused
+        if refused:
+            break
+        page.wait_for_timeout(50)
+    log = chat_log(page)
+    say(page, "hello there")
+    log.locator("li.bot").first.wait_for()
+    log.locator("li.shopper").filter(has_text="hello there").wait_for(timeout=5000)
+    assert refused and log.locator("li.shopper").count() == 1
+    context.close()

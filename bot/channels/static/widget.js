@@ -17,6 +17,10 @@
   let retryDelay = 3000;  // ms before listening again after the browser gave up
   let pending = 0;
   const seen = new Set();
+  // The last message id the history or the stream delivered, in order. A new stream starts
+  // after it, not after the newest reply a POST returned: the shopper's own message, stored
+  // just before that reply, comes only from the stream.
+  let streamed = 0;
 
   const host = document.createElement("div");
   host.id = "storefront-assist";
@@ -216,6 +220,7 @@
       const history = await api(`/api/conversations/${conversationId}/messages?after=0`);
       await loadInterface(history.language);
       history.messages.forEach(render);
+      streamed = Math.max(streamed, history.last || 0);
     } catch (error) {
       if (error.status === 404) {  // the shop cleared it: start afresh
         localStorage.removeItem(storeKey);
@@ -229,9 +234,11 @@
 
   function listen() {
     if (source) source.close();
-    const last = Math.max(0, ...seen);
-    source = new EventSource(`${base}/api/conversations/${conversationId}/events?after=${last}`);
-    source.onmessage = (event) => { render(JSON.parse(event.data)); };
+    source = new EventSource(`${base}/api/conversations/${conversationId}/events?after=${streamed}`);
+    source.onmessage = (event) => {
+      streamed = Math.max(streamed, Number(event.lastEventId) || 0);
+      render(JSON.parse(event.data));
+    };
     source.onopen = () => { showStatus(""); retryDelay = 3000; };
     source.onerror = () => {
       showStatus(t("reconnecting"));
@@ -261,6 +268,8 @@
       await loadInterface(answer.language);
       answer.messages.forEach(render);
       showStatus("");
+      // The shopper is here: a stream the browser gave up on is started again at once.
+      if (!source || source.readyState === EventSource.CLOSED) listen();
     } catch (error) {
       showStatus(t("not_sent"));
       input.value = input.value || text;
