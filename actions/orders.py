@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dialogue import hand_off, texts_for, today, verification_locked, verified_order
-from actions.shop_action import ShopAction
+from actions.shop_action import ORDER_SYSTEM_DOWN_SLOT, ShopAction, order_system_down
 from bot import contract, replies
 from bot.orders import OrderChangeRefused, get_order_source
 from bot.policy import change_check, load_policy, return_check
@@ -44,6 +44,8 @@ class ActionAnswerOrderTopic(ShopAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         _ = texts_for(tracker)
+        if tracker.get_slot(ORDER_SYSTEM_DOWN_SLOT):  # the form could not look the order up
+            return order_system_down(dispatcher, tracker)
         order = verified_order(tracker)
         if order is None:
             if verification_locked(tracker):

@@ -16,18 +16,31 @@ from rasa_sdk.types import DomainDict
 from actions.dialogue import hand_off, texts_for
 from bot import contract, replies
 from bot.faq import service as faq
+from bot.orders import OrderSourceUnavailable
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
 # Actions run here, so one that is given up on does not hold the action server's event loop.
 ACTION_THREADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="action")
+# Set by the verification form when it could not look the order up; the answer hands off.
+ORDER_SYSTEM_DOWN_SLOT = "order_system_down"
 
 
 def time_budget() -> float:
     """Seconds an action may take (`ACTION_TIME_BUDGET_SECONDS`, 8 by default): a slow order
     source or database must not leave the shopper waiting for Rasa's 5-minute timeout."""
     return get_settings().action_time_budget_seconds
+
+
+def order_system_down(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    """The shop's order system is down: say so (nothing was changed) and ask for a person."""
+    dispatcher.utter_message(text=texts_for(tracker)(replies.ORDER_SYSTEM_DOWN))
+    return [
+        SlotSet("pending_action", None),
+        SlotSet(ORDER_SYSTEM_DOWN_SLOT, False),
+        *hand_off(dispatcher, tracker, contract.ORDER_SYSTEM_DOWN),
+    ]
 
 
 class ShopAction(Action, abc.ABC):
@@ -57,6 +70,9 @@ class ShopAction(Action, abc.ABC):
                 ACTION_THREADS, self.act, attempt, tracker, domain
             )
             events = await asyncio.wait_for(work, time_budget())
+        except OrderSourceUnavailable:
+            logger.warning("action %s: the order system is unreachable", self.name())
+            return order_system_down(dispatcher, tracker)
         except Exception as error:
             if isinstance(error, TimeoutError):
                 logger.error("action %s ran past %.0f s", self.name(), time_budget())

@@ -9,8 +9,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.dialogue import sender, texts_for, verification_locked, verified_orders
+from actions.shop_action import ORDER_SYSTEM_DOWN_SLOT
 from bot import replies
-from bot.orders import get_order_source
+from bot.orders import OrderSourceUnavailable, get_order_source
 from bot.verify import MAX_FAILURES, parse_order_number, parse_proof, proof_matches
 from bot.verify_attempts import order_paused, recent_failures, record_failure
 
@@ -29,7 +30,7 @@ class ValidateVerifyOrderForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        if verification_locked(tracker):
+        if verification_locked(tracker) or tracker.get_slot(ORDER_SYSTEM_DOWN_SLOT):
             return []  # action_answer_order_topic offers a person
         if tracker.get_slot("order_id") in verified_orders(tracker):
             return ["order_id"]
@@ -67,7 +68,10 @@ class ValidateVerifyOrderForm(FormValidationAction):
         number = tracker.get_slot("order_id")
         if order_paused(number):  # others got it wrong too often lately: not even checked
             return {"order_proof": None}
-        order = get_order_source().get_order(number) if number else None
+        try:
+            order = get_order_source().get_order(number) if number else None
+        except OrderSourceUnavailable:  # not the shopper's failure: nothing counted
+            return {"order_proof": None, ORDER_SYSTEM_DOWN_SLOT: True}
         if order is not None and proof_matches(order, proof):
             return {
                 "order_proof": None,

@@ -36,6 +36,7 @@ BOT_FAILED = "bot_failed"
 VERIFICATION_FAILED = "verification_failed"
 ACTION_ERROR = "action_error"
 PRIVACY_REQUEST = "privacy_request"  # "delete my data", "send me my data" (after proof)
+ORDER_SYSTEM_DOWN = "order_system_down"  # the shop's order system could not be reached
 HANDOFF_REASONS = (
     SHOPPER_REQUEST,
     COMPLAINT,
@@ -43,6 +44,7 @@ HANDOFF_REASONS = (
     VERIFICATION_FAILED,
     ACTION_ERROR,
     PRIVACY_REQUEST,
+    ORDER_SYSTEM_DOWN,
 )
 
 # What a turn did, as the actions report it.

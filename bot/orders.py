@@ -79,7 +79,14 @@ class OrderChangeRefused(Exception):
     """The source refused a change because the order's state no longer allows it."""
 
 
+class OrderSourceUnavailable(Exception):
+    """The shop's order system could not be reached, or failed to answer, even after retries.
+    A change that raised it was not made: the shopper is told so and offered a person."""
+
+
 class OrderSource(Protocol):
+    """Every method may raise OrderSourceUnavailable when the shop's system is down."""
+
     def get_order(self, number: str) -> OrderInfo | None:
         """The order with this number, or None."""
 

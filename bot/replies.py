@@ -307,6 +307,10 @@ def from_agent(message_agent: str | None, text: str, _: Texts) -> str:
 # --- what the actions say besides order answers -------------------------------------------
 
 SOMETHING_WENT_WRONG = N_("Sorry, something went wrong on my side.")
+ORDER_SYSTEM_DOWN = N_(
+    "I can't reach the shop's order system right now, so I can't look at or change your order "
+    "(nothing was changed)."
+)
 NOT_AN_ORDER_NUMBER = N_(
     "That doesn't look like an order number. It's the 5-digit number in your confirmation "
     "email, like #10423."

@@ -19,6 +19,7 @@ REASONS = {
     contract.VERIFICATION_FAILED: "verification failed",
     contract.ACTION_ERROR: "action error",
     contract.PRIVACY_REQUEST: "their personal data",
+    contract.ORDER_SYSTEM_DOWN: "order system down",
 }
 ACTIVE = ("open", "assigned")
 QUEUES = ("open", "mine", "resolved")

@@ -18,6 +18,16 @@ from tests.postgres_server import PostgresServer
 pytestmark = pytest.mark.e2e
 
 
+def restart_actions(stack, env: dict[str, str]) -> None:
+    """The action server again, with `env` as its environment."""
+    actions = stack.processes["actions"]
+    os.killpg(actions.pid, signal.SIGTERM)
+    actions.wait(timeout=30)
+    stack.env = env
+    stack.start_actions()
+    stack.wait_healthy()
+
+
 def test_action_server_down_apologises_hands_off_and_keeps_the_message(stack):
     shopper = Shopper(stack)
     assert "Northwind" in shopper.says("hi")
@@ -108,29 +118,41 @@ def test_an_action_that_fails_hands_off_through_the_gateway_once(stack):
     """An action server whose order source is too slow: the answer gives up after its time
     budget and asks for a person; the gateway opens one ticket with the verified order."""
 
-    def restart_actions(env: dict[str, str]) -> None:
-        actions = stack.processes["actions"]
-        os.killpg(actions.pid, signal.SIGTERM)
-        actions.wait(timeout=30)
-        stack.env = env
-        stack.start_actions()
-        stack.wait_healthy()
-
     normal = dict(stack.env)
     slow = {
         "ORDER_SOURCE": "tests.fakes.slow_orders:SlowOrderSource",
         "SLOW_ORDERS_SECONDS": "4",  # verification waits it out (a form has no budget)...
         "ACTION_TIME_BUDGET_SECONDS": "1",  # ...the answer gives up
     }
-    restart_actions(normal | slow)
+    restart_actions(stack, normal | slow)
     try:
         order = seed_order("10423")
         shopper = Shopper(stack)
         shopper.says("where is my order 10423?")
         reply = shopper.says(order["email"])
     finally:
-        restart_actions(normal)
+        restart_actions(stack, normal)
     assert "something went wrong on my side" in reply and "reference H-" in reply
     assert "#10423 is" not in reply and shopper.mode == "human"
     ticket = ticket_of(get_engine(stack.db_url), shopper.id)  # exactly one
     assert (ticket.reason, ticket.order_number) == ("action_error", "10423")
+
+
+def test_the_shop_order_system_down_mid_conversation_gets_a_clear_answer_and_a_ticket(stack):
+    """The shop's order system (a platform outside this machine) stops answering between the
+    shopper's question and their proof: a clear message, a ticket, nothing counted against
+    the shopper."""
+
+    normal = dict(stack.env)
+    order = seed_order("10423")
+    shopper = Shopper(stack)
+    assert "email" in shopper.says("where is my order 10423?")
+    restart_actions(stack, normal | {"ORDER_SOURCE": "tests.fakes.down_orders:DownOrderSource"})
+    try:
+        reply = shopper.says(order["email"])
+    finally:
+        restart_actions(stack, normal)
+    assert "can't reach the shop's order system" in reply and "reference H-" in reply
+    assert "doesn't match" not in reply and shopper.mode == "human"
+    ticket = ticket_of(get_engine(stack.db_url), shopper.id)  # exactly one
+    assert ticket.reason == "order_system_down"

@@ -507,3 +507,38 @@ def test_a_verified_shopper_asking_about_their_data_gets_a_person(store):
     ask(convo, "my_data", "10423")
     assert "personal data to our team" in convo.said
     assert handoff_signal(convo) == {"reason": "privacy_request", "order_number": "10423"}
+
+
+# --- the shop's order system down -----------------------------------------------------------
+
+
+def test_an_order_system_that_is_down_gets_a_clear_answer_and_a_person(store, monkeypatch):
+    monkeypatch.setenv("ORDER_SOURCE", "tests.fakes.down_orders:DownOrderSource")
+    get_settings.cache_clear()
+    get_order_source.cache_clear()
+    convo = Conversation("shop-down")
+    convo.user("where is 10423", "order_status", order_topic="order_status")
+    verify(convo, "10423")
+    assert convo.slots["requested_slot"] is None  # the form stops asking
+    assert convo.slots["verify_failures"] == 0  # not the shopper's failure
+    convo.run(ActionAnswerOrderTopic())
+    assert "can't reach the shop's order system" in convo.said
+    assert handoff_signal(convo) == {"reason": "order_system_down", "order_number": None}
+    assert convo.slots["order_system_down"] is False
+    with session_scope(store) as session:
+        assert session.scalars(select(VerificationFailure)).all() == []
+
+
+def test_an_order_system_down_before_a_change_changes_nothing(store, monkeypatch):
+    monkeypatch.setenv("ORDER_SOURCE", "tests.fakes.down_orders:ReadOnlyOrderSource")
+    get_settings.cache_clear()
+    get_order_source.cache_clear()
+    convo = Conversation("shop-down-mid-change")
+    ask(convo, "cancel_order", "10423")
+    assert convo.slots["pending_action"] == "cancel:10423"
+    convo.user("yes", "affirm")
+    convo.run(ActionResolveConfirmation())
+    assert "can't reach the shop's order system" in convo.said
+    assert handoff_signal(convo) == {"reason": "order_system_down", "order_number": "10423"}
+    assert convo.slots["pending_action"] is None
+    assert order_row(store, "10423").status == "paid"  # not cancelled, not half-cancelled
