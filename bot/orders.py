@@ -104,6 +104,10 @@ class OrderSource(Protocol):
 def get_order_source() -> OrderSource:
     """The configured order source (one per process)."""
     spec = get_settings().order_source
+    if spec == "shopify":  # SHOPIFY_SHOP_URL and SHOPIFY_ACCESS_TOKEN, or a ValueError
+        from bot.sources.shopify import ShopifyOrderSource
+
+        return ShopifyOrderSource()
     if spec:
         module_name, _, class_name = spec.partition(":")
         return getattr(importlib.import_module(module_name), class_name)()

@@ -131,8 +131,31 @@ class Settings:
     # Orders and the FAQ
     order_source: str = setting(
         "ORDER_SOURCE",
-        "`package.module:Class` implementing `bot.orders.OrderSource` (unset: the SQL store)",
+        "`shopify`, or `package.module:Class` implementing `bot.orders.OrderSource` "
+        "(unset: the SQL store)",
         "",
+    )
+    shopify_shop_url: str = setting(
+        "SHOPIFY_SHOP_URL", "`ORDER_SOURCE=shopify`: the shop, https://NAME.myshopify.com", ""
+    )
+    shopify_access_token: str = setting(
+        "SHOPIFY_ACCESS_TOKEN",
+        "the Admin API access token of the shop's custom app",
+        "",
+        secret=True,
+    )
+    shopify_api_version: str = setting("SHOPIFY_API_VERSION", "the Admin API version", "2025-01")
+    order_source_timeout_seconds: float = setting(
+        "ORDER_SOURCE_TIMEOUT_SECONDS",
+        "how long one request to the shop's platform may take",
+        5.0,
+        at_least=0.1,
+    )
+    order_source_retries: int = setting(
+        "ORDER_SOURCE_RETRIES",
+        "retries of a platform request refused with 429 or a 5xx (reads; changes only if unsent)",
+        2,
+        at_least=0,
     )
     faq_path: str = setting("FAQ_PATH", "the FAQ file or folder", str(DEFAULT_FAQ))
     shop_language: str = setting(
@@ -230,8 +253,8 @@ class Settings:
             values = value if isinstance(value, tuple) else (value,)
             if least is not None and any(v < least for v in values):
                 raise ValueError(f"{spec.metadata['env']} must be at least {least:g}")
-        if self.order_source and ":" not in self.order_source:
-            raise ValueError("ORDER_SOURCE must look like package.module:ClassName")
+        if self.order_source and ":" not in self.order_source and self.order_source != "shopify":
+            raise ValueError("ORDER_SOURCE must be shopify or look like package.module:ClassName")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

@@ -1,0 +1,1 @@
+"""Order sources for shops whose orders live on an outside platform (Shopify, ...)."""
