@@ -108,6 +108,10 @@ def get_order_source() -> OrderSource:
         from bot.sources.shopify import ShopifyOrderSource
 
         return ShopifyOrderSource()
+    if spec == "woocommerce":  # WOOCOMMERCE_URL, _CONSUMER_KEY and _CONSUMER_SECRET, or ValueError
+        from bot.sources.woocommerce import WooCommerceOrderSource
+
+        return WooCommerceOrderSource()
     if spec:
         module_name, _, class_name = spec.partition(":")
         return getattr(importlib.import_module(module_name), class_name)()

@@ -92,6 +92,13 @@ class Estimate:
     revised: date | None = None
 
 
+def promised_window(shipped: date, policy: ShopPolicy | None = None) -> tuple[date, date]:
+    """The delivery window promised when an order ships: the policy's transit days after the
+    day it shipped (as the demo shop's seed has it), for platforms that keep no window."""
+    first, last = (policy or load_policy()).transit_days
+    return shipped + timedelta(days=first), shipped + timedelta(days=last)
+
+
 def delivery_estimate(order: OrderInfo, policy: ShopPolicy, today: date) -> Estimate:
     ship = order.shipment
     if order.status == "cancelled":

@@ -131,7 +131,7 @@ class Settings:
     # Orders and the FAQ
     order_source: str = setting(
         "ORDER_SOURCE",
-        "`shopify`, or `package.module:Class` implementing `bot.orders.OrderSource` "
+        "`shopify`, `woocommerce`, or `package.module:Class` implementing `bot.orders.OrderSource` "
         "(unset: the SQL store)",
         "",
     )
@@ -145,6 +145,15 @@ class Settings:
         secret=True,
     )
     shopify_api_version: str = setting("SHOPIFY_API_VERSION", "the Admin API version", "2025-01")
+    woocommerce_url: str = setting(
+        "WOOCOMMERCE_URL", "`ORDER_SOURCE=woocommerce`: the shop's site, https://shop.example", ""
+    )
+    woocommerce_consumer_key: str = setting(
+        "WOOCOMMERCE_CONSUMER_KEY", "the REST API key (`ck_...`)", "", secret=True
+    )
+    woocommerce_consumer_secret: str = setting(
+        "WOOCOMMERCE_CONSUMER_SECRET", "the REST API key's secret (`cs_...`)", "", secret=True
+    )
     order_source_timeout_seconds: float = setting(
         "ORDER_SOURCE_TIMEOUT_SECONDS",
         "how long one request to the shop's platform may take",
@@ -253,8 +262,11 @@ class Settings:
             values = value if isinstance(value, tuple) else (value,)
             if least is not None and any(v < least for v in values):
                 raise ValueError(f"{spec.metadata['env']} must be at least {least:g}")
-        if self.order_source and ":" not in self.order_source and self.order_source != "shopify":
-            raise ValueError("ORDER_SOURCE must be shopify or look like package.module:ClassName")
+        named = ("shopify", "woocommerce")
+        if self.order_source and ":" not in self.order_source and self.order_source not in named:
+            raise ValueError(
+                "ORDER_SOURCE must be shopify, woocommerce or look like package.module:ClassName"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

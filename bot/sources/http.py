@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -35,6 +36,15 @@ class _Retry(Exception):
     def __init__(self, reason: str, wait: float | None = None) -> None:
         super().__init__(reason)
         self.reason, self.wait = reason, wait
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A platform's answer: its HTTP status, decoded JSON body and headers (for paging)."""
+
+    status: int
+    data: Any
+    headers: Mapping[str, str]
 
 
 class PlatformClient:
@@ -64,9 +74,24 @@ class PlatformClient:
         throttled: ThrottleCheck | None = None,
     ) -> Any:
         """POST `body` as JSON and return the decoded JSON answer of a 2xx."""
+        return self.request("POST", path, body=body, change=change, throttled=throttled).data
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        change: bool = False,
+        throttled: ThrottleCheck | None = None,
+        allow: tuple[int, ...] = (),
+    ) -> Answer:
+        """Send one request under the retry rules above. A 4xx in `allow` (a REST API's 404
+        for a missing record, say) is handed back for the caller to read instead of raised."""
         for attempt in range(self.retries + 1):
             try:
-                return self._once(path, body, change, throttled)
+                return self._once(method, path, body, params, change, throttled, allow)
             except _Retry as retry:
                 if attempt >= self.retries:
                     log.warning(
@@ -81,9 +106,20 @@ class PlatformClient:
                 time.sleep(wait)
         raise AssertionError("unreachable")
 
-    def _once(self, path: str, body: Any, change: bool, throttled: ThrottleCheck | None) -> Any:
+    def _once(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        params: Mapping[str, Any] | None,
+        change: bool,
+        throttled: ThrottleCheck | None,
+        allow: tuple[int, ...],
+    ) -> Answer:
         try:
-            response = self.http.post(path, json=body)
+            response = self.http.request(
+                method, path, json=body, params=dict(params) if params else None
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout) as error:
             # No connection was made: nothing was sent, so even a change may be retried.
             raise _Retry(f"no connection: {type(error).__name__}") from None
@@ -101,18 +137,21 @@ class PlatformClient:
                 log.warning("%s: change not retried after HTTP %d", self.name, status)
                 raise OrderSourceUnavailable(f"{self.name} answered HTTP {status}")
             raise _Retry(f"HTTP {status}")
-        if status >= 400:  # a wrong token, a wrong shop URL: retrying will not help
+        if status >= 400 and status not in allow:
+            # A wrong token, a wrong shop URL: retrying will not help.
             log.warning("%s: refused with HTTP %d", self.name, status)
             raise OrderSourceUnavailable(f"{self.name} refused the request (HTTP {status})")
         try:
             answer = response.json()
         except ValueError:
+            if status >= 400:
+                return Answer(status, None, response.headers)
             if change:
                 raise OrderSourceUnavailable(f"{self.name} answered with no JSON") from None
             raise _Retry("an answer that is not JSON") from None
         if throttled is not None and (wait := throttled(answer)) is not None:
             raise _Retry("throttled", wait)
-        return answer
+        return Answer(status, answer, response.headers)
 
 
 def _retry_after(response: httpx.Response) -> float | None:

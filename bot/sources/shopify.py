@@ -9,7 +9,7 @@ are sent, and the order is read again afterwards, so the actions see what Shopif
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,7 @@ from bot.orders import (
     ReturnInfo,
     ShipmentInfo,
 )
-from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, load_policy
+from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, promised_window
 from bot.settings import Settings, get_settings
 from bot.sources.http import MAX_WAIT_SECONDS, PlatformClient
 
@@ -340,13 +340,6 @@ def _shipment(fulfillment: dict[str, Any]) -> ShipmentInfo:
         revised_eta=revised,
         delivered_at=None if not delivered else _time(delivered),
     )
-
-
-def promised_window(shipped: date) -> tuple[date, date]:
-    """The delivery window promised at shipping, as the demo shop's seed has it: the policy's
-    transit days after the day it shipped."""
-    first, last = load_policy().transit_days
-    return shipped + timedelta(days=first), shipped + timedelta(days=last)
 
 
 def _refund(refund: dict[str, Any], currency: str) -> RefundInfo:

@@ -18,15 +18,14 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.store.db import session_scope
 from bot.store.models import Order
+from tests.fakes.demo_orders import Fault, demo_orders
 
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 FULFILLMENT_SHOWN = {
@@ -36,14 +35,6 @@ FULFILLMENT_SHOWN = {
     "delivered": "DELIVERED",
 }
 RETURN_STATUS = {"requested": "REQUESTED", "received": "CLOSED"}
-
-
-@dataclass
-class Fault:
-    kind: str  # "429", "throttled", "503" or "slow"
-    times: int
-    operation: str | None = None  # only this operation; None: any
-    seconds: float = 0.0  # "slow": how long the answer takes (the change is made first)
 
 
 @dataclass
@@ -221,17 +212,7 @@ class FakeShopifyAdmin:
 
 
 def _load(engine: Engine) -> dict[str, dict[str, Any]]:
-    with session_scope(engine) as session:
-        rows = session.scalars(
-            select(Order).options(
-                selectinload(Order.lines),
-                selectinload(Order.shipment),
-                selectinload(Order.returns),
-                selectinload(Order.refunds),
-                selectinload(Order.customer),
-            )
-        ).all()
-        return {row.number: _order(row) for row in rows}
+    return dict(demo_orders(engine, lambda row: (row.number, _order(row))))
 
 
 def _order(row: Order) -> dict[str, Any]:
