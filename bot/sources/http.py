@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from bot.orders import OrderSourceUnavailable
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,28 @@ class Answer:
     headers: Mapping[str, str]
 
 
+def required(source: str, **values: tuple[str, str]) -> None:
+    """A clear ValueError for the first setting that is empty: `VARIABLE=(value, hint)`."""
+    for variable, (value, hint) in values.items():
+        if not value:
+            raise ValueError(f"ORDER_SOURCE={source} needs {variable} ({hint})")
+
+
 class PlatformClient:
+    @classmethod
+    def for_settings(
+        cls, name: str, base_url: str, headers: Mapping[str, str], settings: Settings
+    ) -> PlatformClient:
+        """A client with the settings' timeout and retries (ORDER_SOURCE_TIMEOUT_SECONDS,
+        ORDER_SOURCE_RETRIES)."""
+        return cls(
+            name,
+            base_url,
+            headers,
+            timeout=settings.order_source_timeout_seconds,
+            retries=settings.order_source_retries,
+        )
+
     def __init__(
         self,
         name: str,

@@ -25,7 +25,7 @@ from bot.orders import (
 )
 from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, promised_window
 from bot.settings import Settings, get_settings
-from bot.sources.http import MAX_WAIT_SECONDS, PlatformClient
+from bot.sources.http import MAX_WAIT_SECONDS, PlatformClient, required
 
 FINAL_SALE_TAG = "final-sale"
 DELIVERED = {"DELIVERED"}
@@ -95,19 +95,17 @@ mutation ReturnRequest($input: ReturnRequestInput!) {
 class ShopifyOrderSource:
     def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        if not settings.shopify_shop_url:
-            raise ValueError(
-                "ORDER_SOURCE=shopify needs SHOPIFY_SHOP_URL (https://NAME.myshopify.com)"
-            )
-        if not settings.shopify_access_token:
-            raise ValueError("ORDER_SOURCE=shopify needs SHOPIFY_ACCESS_TOKEN (the custom app's)")
+        required(
+            "shopify",
+            SHOPIFY_SHOP_URL=(settings.shopify_shop_url, "https://NAME.myshopify.com"),
+            SHOPIFY_ACCESS_TOKEN=(settings.shopify_access_token, "the custom app's"),
+        )
         self.path = f"/admin/api/{settings.shopify_api_version}/graphql.json"
-        self.client = PlatformClient(
+        self.client = PlatformClient.for_settings(
             "Shopify",
             settings.shopify_shop_url.rstrip("/"),
             {"X-Shopify-Access-Token": settings.shopify_access_token},
-            timeout=settings.order_source_timeout_seconds,
-            retries=settings.order_source_retries,
+            settings,
         )
 
     # --- the interface ----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from bot.orders import (
 )
 from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, promised_window
 from bot.settings import Settings, get_settings
-from bot.sources.http import PlatformClient
+from bot.sources.http import PlatformClient, required
 
 API = "/wp-json/wc/v3"
 FINAL_SALE = "final-sale"  # a line's meta key, or a product tag's slug
@@ -56,22 +56,19 @@ RETURN_NOTE = re.compile(r"\bReturn (RMA-\d+) (requested|received|closed)\b")
 class WooCommerceOrderSource:
     def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or get_settings()
-        if not settings.woocommerce_url:
-            raise ValueError(
-                "ORDER_SOURCE=woocommerce needs WOOCOMMERCE_URL (the shop's https:// address)"
-            )
-        if not settings.woocommerce_consumer_key:
-            raise ValueError("ORDER_SOURCE=woocommerce needs WOOCOMMERCE_CONSUMER_KEY (ck_...)")
-        if not settings.woocommerce_consumer_secret:
-            raise ValueError("ORDER_SOURCE=woocommerce needs WOOCOMMERCE_CONSUMER_SECRET (cs_...)")
+        required(
+            "woocommerce",
+            WOOCOMMERCE_URL=(settings.woocommerce_url, "the shop's https:// address"),
+            WOOCOMMERCE_CONSUMER_KEY=(settings.woocommerce_consumer_key, "ck_..."),
+            WOOCOMMERCE_CONSUMER_SECRET=(settings.woocommerce_consumer_secret, "cs_..."),
+        )
         pair = f"{settings.woocommerce_consumer_key}:{settings.woocommerce_consumer_secret}"
         # Basic auth over HTTPS, as WooCommerce documents it (plain HTTP needs OAuth 1.0a).
-        self.client = PlatformClient(
+        self.client = PlatformClient.for_settings(
             "WooCommerce",
             settings.woocommerce_url.rstrip("/") + API,
             {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()},
-            timeout=settings.order_source_timeout_seconds,
-            retries=settings.order_source_retries,
+            settings,
         )
 
     # --- the interface ----------------------------------------------------------------------

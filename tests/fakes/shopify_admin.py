@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.store.models import Order
-from tests.fakes.demo_orders import Fault, demo_orders
+from tests.fakes.demo_orders import Fault, demo_orders, take_fault
 
 BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 FULFILLMENT_SHOWN = {
@@ -77,7 +77,7 @@ class FakeShopifyAdmin:
         query, variables = body.get("query", ""), body.get("variables") or {}
         match = re.search(r"\b(query|mutation)\s+(\w+)", query)
         operation = match.group(2) if match else ""
-        fault = self._take_fault(operation)
+        fault = take_fault(self.faults, self.lock, operation)
         if fault and fault.kind == "429":
             return JSONResponse(
                 {"errors": "Exceeded 2 calls per second for api client."},
@@ -119,14 +119,6 @@ class FakeShopifyAdmin:
                 400,
             )
         return JSONResponse({"data": data, "extensions": _cost(20, 12, 1988.0)})
-
-    def _take_fault(self, operation: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.operation in (None, operation):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def _answer(self, operation: str, variables: dict[str, Any]) -> dict[str, Any] | None:
         if operation == "OrderByName":

@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.store.models import Order
-from tests.fakes.demo_orders import Fault, demo_orders
+from tests.fakes.demo_orders import Fault, demo_orders, take_fault
 
 API = "/wp-json/wc/v3"
 STATUS = {
@@ -106,7 +106,7 @@ class FakeWooCommerce:
             return _error("service_unavailable", "Service Unavailable", 503)
         order_id = request.path_params.get("id")
         operation = _operation(request.method, request.url.path, order_id is not None)
-        fault = self._take_fault(operation)
+        fault = take_fault(self.faults, self.lock, operation)
         if fault and fault.kind == "429":
             return _error("too_many_requests", "Too many requests.", 429, {"Retry-After": "0.1"})
         if fault and fault.kind == "503":
@@ -129,14 +129,6 @@ class FakeWooCommerce:
         except ValueError:
             return False
         return given == f"{self.key}:{self.secret}"
-
-    def _take_fault(self, operation: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.times > 0 and fault.operation in (None, operation):
-                    fault.times -= 1
-                    return fault
-        return None
 
     def _answer(
         self,

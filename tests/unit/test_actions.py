@@ -42,6 +42,14 @@ def ask(convo: Conversation, topic: str, number: str, proof: str | None = None) 
     convo.run(ActionAnswerOrderTopic())
 
 
+def give_new_address(convo: Conversation, address: str) -> None:
+    """The address form's answer, then the bot's question "shall I change it to ...?"."""
+    convo.user(address, "inform", new_address=address)
+    convo.run(ValidateAddressForm())
+    convo.active_loop = None
+    convo.run(ActionConfirmAddressChange())
+
+
 def order_row(store, number: str) -> Order:
     with session_scope(store) as session:
         order = session.scalars(select(Order).where(Order.number == number)).one()
@@ -340,10 +348,7 @@ def test_address_change_asks_confirms_and_writes(store):
     convo.run(ValidateAddressForm())
     assert "full address" in convo.said and convo.slots["new_address"] is None
     address = "Flat 2, 44 Mill Lane, Bristol BS1 5TR, UK"
-    convo.user(address, "inform", new_address=address)
-    convo.run(ValidateAddressForm())
-    convo.active_loop = None
-    convo.run(ActionConfirmAddressChange())
+    give_new_address(convo, address)
     assert address in convo.said and convo.slots["pending_action"] == "address:10405"
     convo.user("yes", "affirm")
     convo.run(ActionResolveConfirmation())

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from actions.confirmation import ActionResolveConfirmation
-from actions.orders import ActionAnswerOrderTopic, ActionConfirmAddressChange, ValidateAddressForm
+from actions.orders import ActionAnswerOrderTopic
 from bot.orders import OrderChangeRefused, OrderSourceUnavailable, get_order_source
 from bot.policy import change_check, delivery_estimate, load_policy, return_check
 from bot.settings import get_settings
@@ -16,34 +16,16 @@ from bot.sources.shopify import ShopifyOrderSource
 from bot.stack import free_port
 from bot.store.sql_source import SqlOrderSource
 from tests.conftest import Conversation, seed_order
+from tests.fakes.demo_orders import ONE_ORDER_PER_STATE, use_order_source
 from tests.fakes.server import serving
 from tests.fakes.shopify_admin import FakeShopifyAdmin
-from tests.unit.test_actions import ask, handoff_signal, verify
-
-# The first order of each state in the seed (and a delayed one with a revised date).
-ONE_PER_STATE = [
-    "10401",
-    "10402",
-    "10403",
-    "10405",
-    "10406",
-    "10407",
-    "10408",
-    "10410",
-    "10411",
-    "10416",
-    "10433",
-]
+from tests.unit.test_actions import ask, give_new_address, handoff_signal, verify
 
 
 def use_shopify(monkeypatch, url: str, token: str, timeout: str = "2", retries: str = "2"):
-    monkeypatch.setenv("ORDER_SOURCE", "shopify")
-    monkeypatch.setenv("SHOPIFY_SHOP_URL", url)
-    monkeypatch.setenv("SHOPIFY_ACCESS_TOKEN", token)
-    monkeypatch.setenv("ORDER_SOURCE_TIMEOUT_SECONDS", timeout)
-    monkeypatch.setenv("ORDER_SOURCE_RETRIES", retries)
-    get_settings.cache_clear()
-    get_order_source.cache_clear()
+    use_order_source(
+        monkeypatch, "shopify", timeout, retries, SHOPIFY_SHOP_URL=url, SHOPIFY_ACCESS_TOKEN=token
+    )
 
 
 @pytest.fixture
@@ -66,7 +48,7 @@ def source() -> ShopifyOrderSource:
 # --- reading ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("number", ONE_PER_STATE)
+@pytest.mark.parametrize("number", ONE_ORDER_PER_STATE)
 def test_an_order_reads_as_the_sql_store_has_it(shop, store, number):
     expected, got = SqlOrderSource(store).get_order(number), source().get_order(number)
     assert got is not None and got.status == expected.status
@@ -251,10 +233,7 @@ def test_address_change_through_the_form(shop):
     convo.run(ActionAnswerOrderTopic())
     address = "Flat 2, 44 Mill Lane, Bristol BS1 5TR, UK"
     convo.active_loop = "address_form"
-    convo.user(address, "inform", new_address=address)
-    convo.run(ValidateAddressForm())
-    convo.active_loop = None
-    convo.run(ActionConfirmAddressChange())
+    give_new_address(convo, address)
     assert address in convo.said and convo.slots["pending_action"] == "address:10405"
     convo.user("yes", "affirm")
     convo.run(ActionResolveConfirmation())

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from actions.confirmation import ActionResolveConfirmation
-from actions.orders import ActionAnswerOrderTopic, ActionConfirmAddressChange, ValidateAddressForm
+from actions.orders import ActionAnswerOrderTopic
 from bot.orders import OrderChangeRefused, OrderSourceUnavailable, get_order_source
 from bot.policy import change_check, delivery_estimate, load_policy, promised_window, return_check
 from bot.settings import get_settings
@@ -18,24 +18,11 @@ from bot.sources.woocommerce import WooCommerceOrderSource
 from bot.stack import free_port
 from bot.store.sql_source import SqlOrderSource
 from tests.conftest import Conversation, seed_order
+from tests.fakes.demo_orders import ONE_ORDER_PER_STATE, use_order_source
 from tests.fakes.server import serving
 from tests.fakes.woocommerce_api import FakeWooCommerce
-from tests.unit.test_actions import ask, handoff_signal, verify
+from tests.unit.test_actions import ask, give_new_address, handoff_signal, verify
 
-# The first order of each state in the seed (and a delayed one with a revised date).
-ONE_PER_STATE = [
-    "10401",
-    "10402",
-    "10403",
-    "10405",
-    "10406",
-    "10407",
-    "10408",
-    "10410",
-    "10411",
-    "10416",
-    "10433",
-]
 # WooCommerce has no packed, in-transit or delayed state: these read as the nearest it has.
 COARSER = {"packed": "paid", "in_transit": "shipped", "delayed": "shipped"}
 
@@ -43,14 +30,15 @@ COARSER = {"packed": "paid", "in_transit": "shipped", "delayed": "shipped"}
 def use_woocommerce(
     monkeypatch, url: str, key: str, secret: str, timeout: str = "2", retries: str = "2"
 ):
-    monkeypatch.setenv("ORDER_SOURCE", "woocommerce")
-    monkeypatch.setenv("WOOCOMMERCE_URL", url)
-    monkeypatch.setenv("WOOCOMMERCE_CONSUMER_KEY", key)
-    monkeypatch.setenv("WOOCOMMERCE_CONSUMER_SECRET", secret)
-    monkeypatch.setenv("ORDER_SOURCE_TIMEOUT_SECONDS", timeout)
-    monkeypatch.setenv("ORDER_SOURCE_RETRIES", retries)
-    get_settings.cache_clear()
-    get_order_source.cache_clear()
+    use_order_source(
+        monkeypatch,
+        "woocommerce",
+        timeout,
+        retries,
+        WOOCOMMERCE_URL=url,
+        WOOCOMMERCE_CONSUMER_KEY=key,
+        WOOCOMMERCE_CONSUMER_SECRET=secret,
+    )
 
 
 @pytest.fixture
@@ -73,7 +61,7 @@ def source() -> WooCommerceOrderSource:
 # --- reading ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("number", ONE_PER_STATE)
+@pytest.mark.parametrize("number", ONE_ORDER_PER_STATE)
 def test_an_order_reads_as_the_sql_store_has_it(shop, store, number):
     expected, got = SqlOrderSource(store).get_order(number), source().get_order(number)
     assert got is not None
@@ -322,10 +310,7 @@ def test_address_change_through_the_form(shop):
     convo.run(ActionAnswerOrderTopic())
     address = "Flat 2, 44 Mill Lane, Bristol BS1 5TR, UK"
     convo.active_loop = "address_form"
-    convo.user(address, "inform", new_address=address)
-    convo.run(ValidateAddressForm())
-    convo.active_loop = None
-    convo.run(ActionConfirmAddressChange())
+    give_new_address(convo, address)
     assert address in convo.said and convo.slots["pending_action"] == "address:10405"
     convo.user("yes", "affirm")
     convo.run(ActionResolveConfirmation())
