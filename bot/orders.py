@@ -37,6 +37,9 @@ class ShipmentInfo:
     promised_to: date
     revised_eta: date | None = None
     delivered_at: datetime | None = None
+    tracking_url: str | None = None
+    out_for_delivery: bool = False
+    delay_reason: str | None = None  # what the shop told shoppers about a late parcel
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -17,7 +18,7 @@ from bot import settings
 from bot.orders import LineInfo, OrderInfo
 
 UNSHIPPED_STATES = frozenset({"pending", "paid", "packed"})
-IN_FLIGHT_STATES = frozenset({"shipped", "in_transit", "delayed"})
+IN_FLIGHT_STATES = frozenset({"shipped", "in_transit", "out_for_delivery", "delayed"})
 RETURNABLE_STATES = frozenset({"delivered"})
 
 
@@ -58,6 +59,7 @@ class ShopPolicy:
     transit_days: tuple[int, int]
     refund_days: tuple[int, int]
     support_hours: SupportHours
+    tracking_links: tuple[tuple[str, str], ...] = ()  # carrier, URL with {number}
 
 
 @cache
@@ -70,7 +72,17 @@ def load_policy(path: Path = settings.SHOP_POLICY_FILE) -> ShopPolicy:
         transit_days=tuple(raw["transit_days"]),
         refund_days=tuple(raw["refund_days"]),
         support_hours=_support_hours(raw["support_hours"]),
+        tracking_links=tuple(
+            (str(k), str(v)) for k, v in (raw.get("tracking_links") or {}).items()
+        ),
     )
+
+
+def tracking_link(carrier: str, number: str, policy: ShopPolicy | None = None) -> str | None:
+    """The carrier's tracking page for a parcel (`tracking_links` in the policy), if known."""
+    links = dict((policy or load_policy()).tracking_links)
+    template = links.get(carrier)
+    return template.replace("{number}", quote(number, safe="")) if template and number else None
 
 
 def add_business_days(start: date, days: int) -> date:

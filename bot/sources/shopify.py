@@ -29,7 +29,8 @@ from bot.sources.http import MAX_WAIT_SECONDS, PlatformClient, required
 
 FINAL_SALE_TAG = "final-sale"
 DELIVERED = {"DELIVERED"}
-IN_TRANSIT = {"IN_TRANSIT", "OUT_FOR_DELIVERY"}
+IN_TRANSIT = {"IN_TRANSIT"}
+OUT_FOR_DELIVERY = {"OUT_FOR_DELIVERY"}
 DELAYED = {"DELAYED", "FAILURE", "ATTEMPTED_DELIVERY", "NOT_DELIVERED"}
 OPEN_RETURNS = {"REQUESTED", "OPEN"}
 CANCEL_POLLS = 5  # orderCancel runs as a job: read back this many times until it shows
@@ -47,7 +48,8 @@ query OrderByName($query: String!) {{
       }}
       fulfillments(first: 5) {{
         createdAt displayStatus estimatedDeliveryAt deliveredAt
-        trackingInfo(first: 1) {{ company number }}
+        trackingInfo(first: 1) {{ company number url }}
+        events(first: 1, reverse: true, sortKey: HAPPENED_AT) {{ nodes {{ status message }} }}
         fulfillmentLineItems(first: 100) {{ nodes {{ id quantity lineItem {{ sku }} }} }}
       }}
       returns(first: 20) {{ nodes {{ id name status }} }}
@@ -294,6 +296,8 @@ def status_of(node: dict[str, Any], fulfillment: dict[str, Any] | None) -> str:
             return "delivered"
         if shown in IN_TRANSIT:
             return "in_transit"
+        if shown in OUT_FOR_DELIVERY:
+            return "out_for_delivery"
         if shown in DELAYED:
             return "delayed"
         return "shipped"
@@ -337,7 +341,18 @@ def _shipment(fulfillment: dict[str, Any]) -> ShipmentInfo:
         promised_to=promised_to,
         revised_eta=revised,
         delivered_at=None if not delivered else _time(delivered),
+        tracking_url=tracking.get("url") or None,
+        out_for_delivery=fulfillment.get("displayStatus") in OUT_FOR_DELIVERY,
+        delay_reason=_delay_reason(fulfillment),
     )
+
+
+def _delay_reason(fulfillment: dict[str, Any]) -> str | None:
+    """The message of the latest tracking event, when it says the parcel is delayed."""
+    latest = next(iter(_nodes(fulfillment.get("events"))), None) or {}
+    if latest.get("status") != "DELAYED":
+        return None
+    return str(latest.get("message") or "").strip()[:200] or None
 
 
 def _refund(refund: dict[str, Any], currency: str) -> RefundInfo:

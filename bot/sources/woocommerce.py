@@ -6,6 +6,8 @@ Tracking item and no delivery date and `delivered` otherwise, cancelled and refu
 partial refund keeps the status). WooCommerce has no delivery date and no returns: the delivery
 time is read from the order meta `_date_delivered` (a Unix time or ISO date the shop's carrier
 integration writes), and returns are private order notes this source writes and reads back.
+Likewise `_out_for_delivery`, `_delayed` and `_delay_reason` make a shipped order out for
+delivery or delayed (with what to tell the shopper).
 Changes are checked against bot.policy's rules before they are sent, and the order is read
 again afterwards, so the actions see what WooCommerce now holds.
 """
@@ -37,6 +39,11 @@ API = "/wp-json/wc/v3"
 FINAL_SALE = "final-sale"  # a line's meta key, or a product tag's slug
 TRACKING_META = "_wc_shipment_tracking_items"  # the Shipment Tracking extension's
 DELIVERED_META = "_date_delivered"
+# Set by the shop (or a carrier plugin) on a shipped order: a parcel out for delivery, a late
+# one, and what to tell shoppers about it. Like DELIVERED_META, conventions of this adapter.
+OUT_FOR_DELIVERY_META = "_out_for_delivery"
+DELAYED_META = "_delayed"
+DELAY_REASON_META = "_delay_reason"
 NOT_FOUND = "woocommerce_rest_shop_order_invalid_id"
 SEARCH_PAGES = 5  # pages of 20 looked through for an order whose number is not its id
 STATUS = {
@@ -243,7 +250,9 @@ def status_of(
     status = str(order.get("status") or "")
     if status == "completed":
         if shipment is not None and shipment.delivered_at is None:
-            return "shipped"
+            if _meta(order.get("meta_data")).get(DELAYED_META):
+                return "delayed"
+            return "out_for_delivery" if shipment.out_for_delivery else "shipped"
         if any(r.status == "requested" for r in returns):
             return "return_requested"
         return "delivered"
@@ -273,6 +282,10 @@ def _shipment(order: dict[str, Any], meta: dict[str, Any]) -> ShipmentInfo | Non
         promised_to=promised_to,
         revised_eta=None,
         delivered_at=delivered,
+        tracking_url=str(item.get("custom_tracking_link") or item.get("tracking_link") or "")
+        or None,
+        out_for_delivery=bool(meta.get(OUT_FOR_DELIVERY_META)),
+        delay_reason=str(meta.get(DELAY_REASON_META) or "").strip()[:200] or None,
     )
 
 

@@ -25,6 +25,7 @@ ORDER_STATES = (
     "packed",
     "shipped",
     "in_transit",
+    "out_for_delivery",
     "delayed",
     "delivered",
     "cancelled",
@@ -105,6 +106,8 @@ class Shipment(Base):
     promised_to: Mapped[date] = mapped_column(Date)
     revised_eta: Mapped[date | None] = mapped_column(Date, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    out_for_delivery_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delay_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
     order: Mapped[Order] = relationship(back_populates="shipment")
 
@@ -220,6 +223,42 @@ class SavedReply(Base):
     language: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OrderSubscription(Base):
+    """A conversation that asked to be told when its (verified) order moves; `stopped_at` once
+    the shopper said stop."""
+
+    __tablename__ = "order_subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    order_number: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OrderUpdate(Base):
+    """One order event for one subscription, at most once (`event` is unique per subscription:
+    "shipped", "delivered", "late", "refund:2"...). status: known (had happened when the
+    shopper subscribed), skipped (overtaken by a later event), due (to send from `due_at`:
+    now, after quiet hours, or a retry), sent, failed (the channel kept refusing)."""
+
+    __tablename__ = "order_updates"
+    __table_args__ = (UniqueConstraint("subscription_id", "event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("order_subscriptions.id"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    via: Mapped[str | None] = mapped_column(String(10), nullable=True)  # text or template
+    message_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class FaqPhrasing(Base):

@@ -74,6 +74,8 @@ def load_seed(session: Session, path: Path, now: datetime | None = None) -> int:
                 promised_to=(shipped_at + timedelta(days=last)).date(),
                 revised_eta=None if revised is None else (now + timedelta(days=revised)).date(),
                 delivered_at=ago(ship.get("delivered_days_ago")),
+                out_for_delivery_at=ago(ship.get("out_for_delivery_days_ago")),
+                delay_reason=ship.get("delay_reason"),
             )
         order.returns = [
             ReturnRequest(

@@ -16,7 +16,7 @@ from bot.orders import (
     ReturnInfo,
     ShipmentInfo,
 )
-from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES
+from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, tracking_link
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Order, Refund, ReturnRequest
 
@@ -123,6 +123,9 @@ def to_info(order: Order) -> OrderInfo:
             ship.promised_to,
             ship.revised_eta,
             ship.delivered_at,
+            tracking_link(ship.carrier, ship.tracking_number),
+            ship.out_for_delivery_at is not None,
+            ship.delay_reason,
         ),
         returns=tuple(ReturnInfo(r.rma_number, r.created_at, r.status) for r in order.returns),
         refunds=tuple(

@@ -26,6 +26,8 @@ ONE_ORDER_PER_STATE = [
     "10411",
     "10416",
     "10433",
+    "10453",  # delayed, with the reason the shop gave
+    "10465",  # out for delivery
 ]
 
 

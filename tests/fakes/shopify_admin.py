@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.policy import tracking_link
 from bot.store.models import Order
 from tests.fakes.demo_orders import Fault, demo_orders, take_fault
 
@@ -31,6 +32,7 @@ BAD_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong 
 FULFILLMENT_SHOWN = {
     "shipped": "FULFILLED",
     "in_transit": "IN_TRANSIT",
+    "out_for_delivery": "OUT_FOR_DELIVERY",
     "delayed": "DELAYED",
     "delivered": "DELIVERED",
 }
@@ -259,6 +261,8 @@ def _order(row: Order) -> dict[str, Any]:
             "shown": shown,
             "carrier": ship.carrier,
             "tracking": ship.tracking_number,
+            "url": tracking_link(ship.carrier, ship.tracking_number),
+            "delay_reason": ship.delay_reason if status == "delayed" else None,
             "estimated": None if estimated is None else datetime.combine(estimated, time(12)),
             "delivered_at": ship.delivered_at,
         },
@@ -327,8 +331,14 @@ def _node(order: dict[str, Any]) -> dict[str, Any]:
                 "displayStatus": ship["shown"],
                 "estimatedDeliveryAt": _iso(ship["estimated"]),
                 "deliveredAt": _iso(ship["delivered_at"]),
+                "events": {
+                    "nodes": [{"status": "DELAYED", "message": ship["delay_reason"]}]
+                    if ship["delay_reason"]
+                    else [],
+                    "pageInfo": _no_more(),
+                },
                 "trackingInfo": [
-                    {"company": ship["carrier"], "number": ship["tracking"], "url": None}
+                    {"company": ship["carrier"], "number": ship["tracking"], "url": ship["url"]}
                 ],
                 "fulfillmentLineItems": {
                     "nodes": [
@@ -417,3 +427,84 @@ def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+# --- the shop ships an order, as Shopify records it and tells its webhooks --------------------
+
+
+def ship(
+    fake: FakeShopifyAdmin,
+    number: str,
+    carrier: str,
+    tracking: str,
+    url: str,
+    shown: str = "FULFILLED",
+) -> dict[str, Any]:
+    """Order `number` is fulfilled with one tracked parcel (a fulfillment whose trackingInfo is
+    company/number/url, shown as `shown`), and the `fulfillments/create` webhook's payload that
+    Shopify then sends: the REST Fulfillment resource (which names the order as "#N.1")."""
+    with fake.lock:
+        order = fake.orders[number]
+        created = _now()
+        fulfillment_id = 5_000_000 + order["id"]
+        order["packed"] = False
+        order["fulfillment"] = {
+            "id": fulfillment_id,
+            "created_at": created,
+            "shown": shown,
+            "carrier": carrier,
+            "tracking": tracking,
+            "url": url,
+            "delay_reason": None,
+            "estimated": None,
+            "delivered_at": None,
+        }
+        address = order["address"]
+        return {
+            "id": fulfillment_id,
+            "admin_graphql_api_id": f"gid://shopify/Fulfillment/{fulfillment_id}",
+            "order_id": order["id"],
+            "name": f"{order['name']}.1",
+            "status": "success",
+            "service": "manual",
+            "shipment_status": None,
+            "location_id": 24826418,
+            "created_at": _offset_iso(created),
+            "updated_at": _offset_iso(created),
+            "email": order["email"],
+            "origin_address": None,
+            "destination": {
+                "first_name": address["firstName"],
+                "last_name": address["lastName"],
+                "address1": address["address1"],
+                "address2": address["address2"] or None,
+                "city": address["city"],
+                "zip": address["zip"],
+                "country_code": address["countryCode"],
+            },
+            "line_items": [
+                {
+                    "id": line["id"],
+                    "admin_graphql_api_id": f"gid://shopify/LineItem/{line['id']}",
+                    "title": line["name"],
+                    "name": line["name"],
+                    "sku": line["sku"],
+                    "quantity": line["quantity"],
+                    "fulfillable_quantity": 0,
+                    "fulfillment_status": "fulfilled",
+                    "price": f"{Decimal(line['price']):.2f}",
+                }
+                for line in order["lines"]
+            ],
+            "tracking_company": carrier,
+            "tracking_number": tracking,
+            "tracking_numbers": [tracking],
+            "tracking_url": url,
+            "tracking_urls": [url],
+            "receipt": {},
+        }
+
+
+def _offset_iso(moment: datetime) -> str:
+    """Shopify's REST/webhook DateTime: ISO 8601 with the shop's UTC offset (UTC here)."""
+    return moment.replace(microsecond=0, tzinfo=UTC).isoformat()

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot.policy import tracking_link
 from bot.store.models import Order
 from tests.fakes.demo_orders import Fault, demo_orders, take_fault
 
@@ -39,6 +40,7 @@ STATUS = {
     "packed": "processing",
     "shipped": "completed",
     "in_transit": "completed",
+    "out_for_delivery": "completed",
     "delayed": "completed",
     "delivered": "completed",
     "return_requested": "completed",
@@ -287,7 +289,7 @@ def _order(row: Order, id_offset: int) -> dict[str, Any]:
             {
                 "tracking_provider": ship.carrier,
                 "custom_tracking_provider": "",
-                "custom_tracking_link": "",
+                "custom_tracking_link": tracking_link(ship.carrier, ship.tracking_number) or "",
                 "tracking_number": ship.tracking_number,
                 "date_shipped": str(_stamp(ship.shipped_at)),
                 "tracking_id": f"{row.id:08x}{ship.id:024x}",
@@ -296,6 +298,12 @@ def _order(row: Order, id_offset: int) -> dict[str, Any]:
     meta: dict[str, Any] = {"_wc_shipment_tracking_items": tracking} if tracking else {}
     if ship is not None and ship.delivered_at is not None:
         meta["_date_delivered"] = str(_stamp(ship.delivered_at))
+    if ship is not None and ship.out_for_delivery_at is not None:
+        meta["_out_for_delivery"] = str(_stamp(ship.out_for_delivery_at))
+    if row.status == "delayed":
+        meta["_delayed"] = "1"
+    if ship is not None and ship.delay_reason:
+        meta["_delay_reason"] = ship.delay_reason
     notes = []
     for n, r in enumerate(row.returns, 1):
         skus = ", ".join(line.sku for line in row.lines)
@@ -501,3 +509,28 @@ def _wc(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.replace(microsecond=0).isoformat()
+
+
+# --- the shop ships an order, as WooCommerce records it and tells its webhooks ----------------
+
+
+def ship(fake: FakeWooCommerce, number: str, carrier: str, tracking: str, url: str):
+    """Order `number` is completed with one Shipment Tracking item (the extension's
+    `_wc_shipment_tracking_items` meta, as `_order` builds it from the demo shop), and the
+    `order.updated` webhook's payload WooCommerce then sends: the order as GET returns it."""
+    with fake.lock:
+        order = fake.order(number)
+        shipped = _now()
+        order["status"] = "completed"
+        order["completed"] = shipped
+        order["meta"]["_wc_shipment_tracking_items"] = [
+            {
+                "tracking_provider": carrier,
+                "custom_tracking_provider": "",
+                "custom_tracking_link": url,
+                "tracking_number": tracking,
+                "date_shipped": str(_stamp(shipped)),
+                "tracking_id": f"{order['id']:08x}{fake.next_id:024x}",
+            }
+        ]
+        return _order_json(order)

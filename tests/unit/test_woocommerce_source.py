@@ -24,7 +24,7 @@ from tests.fakes.woocommerce_api import FakeWooCommerce
 from tests.unit.test_actions import ask, give_new_address, handoff_signal, verify
 
 # WooCommerce has no packed, in-transit or delayed state: these read as the nearest it has.
-COARSER = {"packed": "paid", "in_transit": "shipped", "delayed": "shipped"}
+COARSER = {"packed": "paid", "in_transit": "shipped"}
 
 
 def use_woocommerce(
@@ -72,7 +72,8 @@ def test_an_order_reads_as_the_sql_store_has_it(shop, store, number):
     if expected.shipment is None:
         assert got.shipment is None
     else:
-        same = ("carrier", "tracking_number", "shipped_at", "delivered_at")
+        same = ("carrier", "tracking_number", "tracking_url", "shipped_at", "delivered_at")
+        same += ("out_for_delivery", "delay_reason")
         assert {f: getattr(got.shipment, f) for f in same} == {
             f: getattr(expected.shipment, f) for f in same
         }
