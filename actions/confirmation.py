@@ -8,10 +8,13 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off, note_outcome, texts_for, verified_orders
-from actions.orders import CHANGES, make_change
+from actions.dialogue import hand_off, note_outcome, texts_for, today, verified_orders
+from actions.orders import CHANGES, UPDATES_SLOT, make_change
 from actions.shop_action import ShopAction
 from bot import contract, replies
+from bot.i18n import Texts
+from bot.order_events import events_of
+from bot.orders import get_order_source
 
 
 class ActionResolveConfirmation(ShopAction):
@@ -41,6 +44,14 @@ class ActionResolveConfirmation(ShopAction):
                 return done + hand_off(dispatcher, tracker, detail or contract.SHOPPER_REQUEST)
             say(text=_(replies.NO_PROBLEM))
             return done
+        elif kind == "updates":
+            if not yes:
+                say(text=_(replies.OK))
+            elif detail not in verified_orders(tracker):
+                say(text=_(replies.VERIFY_AGAIN))
+                return done
+            else:
+                return done + subscribe(detail, dispatcher, _)
         elif kind in CHANGES:
             if not yes:
                 say(text=replies.left_as_is(detail, _))
@@ -54,3 +65,28 @@ class ActionResolveConfirmation(ShopAction):
             say(text=_(replies.GREAT) if yes else _(replies.OK))
         say(response="utter_anything_else")
         return done
+
+
+def subscribe(number: str, dispatcher: CollectingDispatcher, _: Texts) -> list[EventType]:
+    """Yes to updates: the gateway keeps the subscription; what has already happened to the
+    order is not news."""
+    order = get_order_source().get_order(number)
+    known = [event.key for event in events_of(order, today())] if order else []
+    dispatcher.utter_message(json_message=contract.updates_subscribe(number, known))
+    dispatcher.utter_message(text=_(replies.UPDATES_ON, number=number))
+    return [SlotSet(UPDATES_SLOT, number)]
+
+
+class ActionStopUpdates(ShopAction):
+    """ "Stop updates" (typed, or the button under an update): the gateway ends every
+    subscription of this conversation."""
+
+    def name(self) -> str:
+        return "action_stop_updates"
+
+    def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(json_message=contract.updates_stop())
+        dispatcher.utter_message(text=texts_for(tracker)(replies.UPDATES_OFF))
+        return [SlotSet(UPDATES_SLOT, None), SlotSet("pending_action", None)]

@@ -13,10 +13,12 @@ from rasa_sdk.types import DomainDict
 from actions.dialogue import hand_off, texts_for, today, verification_locked, verified_order
 from actions.shop_action import ORDER_SYSTEM_DOWN_SLOT, ShopAction, order_system_down
 from bot import contract, replies
-from bot.orders import OrderChangeRefused, get_order_source
+from bot.order_events import still_moving
+from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
 from bot.policy import change_check, load_policy, return_check
 
 CHANGES = ("cancel", "address", "return")
+UPDATES_SLOT = "updates_order"  # the order this conversation gets updates about
 
 
 class ValidateAddressForm(FormValidationAction):
@@ -57,6 +59,7 @@ class ActionAnswerOrderTopic(ShopAction):
         say = dispatcher.utter_message
         if topic == "shipping_eta":
             say(text=replies.shipping_eta(order, policy, today(), _))
+            return offer_updates(order, tracker, dispatcher)
         elif topic == "refund":
             say(text=replies.refund_status(order, policy, _))
         elif topic == "return_item":
@@ -85,7 +88,20 @@ class ActionAnswerOrderTopic(ShopAction):
             ]
         else:
             say(text=replies.order_status(order, policy, today(), _))
+            return offer_updates(order, tracker, dispatcher)
         return [SlotSet("pending_action", None)]
+
+
+def offer_updates(
+    order: OrderInfo, tracker: Tracker, dispatcher: CollectingDispatcher
+) -> list[EventType]:
+    """After an order answer: "Shall I message you here when it ships?", unless there is
+    nothing more to tell or this conversation is already told about this order."""
+    if not still_moving(order) or tracker.get_slot(UPDATES_SLOT) == order.number:
+        return [SlotSet("pending_action", None)]
+    _ = texts_for(tracker)
+    dispatcher.utter_message(text=replies.updates_offer(order, _), buttons=replies.yes_no(_))
+    return [SlotSet("pending_action", f"updates:{order.number}")]
 
 
 class ActionConfirmAddressChange(ShopAction):

@@ -75,6 +75,17 @@ def main(argv: list[str] | None = None) -> int:
         "--days", type=int, help="purge: older than this (default: RETENTION_DAYS)"
     )
 
+    shop = sub.add_parser("shop", help="the demo shop: move an order on, as a platform would")
+    shop.add_argument("action", choices=["advance"])
+    shop.add_argument("order", help="the order number, e.g. 10402")
+    shop.add_argument("step", choices=["ship", "out-for-delivery", "deliver", "delay", "refund"])
+    shop.add_argument("--reason", help="delay: what to tell the shopper")
+    shop.add_argument(
+        "--gateway",
+        default="http://127.0.0.1:8000",
+        help="the running gateway told of the change (default %(default)s)",
+    )
+
     args = parser.parse_args(argv)
     try:
         if args.command == "db":
@@ -85,10 +96,31 @@ def main(argv: list[str] | None = None) -> int:
             return run_report(args)
         if args.command == "privacy":
             return run_privacy(args, settings)
+        if args.command == "shop":
+            return run_shop(args, settings)
         return run_faq(args, settings)
     except (FaqError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+
+
+def run_shop(args: argparse.Namespace, settings: Settings) -> int:
+    import httpx
+
+    from bot import demo_shop
+    from bot.store.db import get_engine
+
+    status = demo_shop.advance(
+        args.order, args.step, args.reason, get_engine(settings.store_database_url)
+    )
+    print(f"order {args.order.lstrip('#')} is now {status}")
+    try:
+        answer = demo_shop.notify_gateway(args.gateway, args.order.lstrip("#"), args.step)
+    except httpx.HTTPError as error:
+        print(f"the gateway at {args.gateway} was not told ({error}); is it running?")
+        return 1
+    print("the gateway was told" if answer.get("accepted") else f"gateway: {answer}")
+    return 0
 
 
 def run_db(action: str, settings: Settings) -> int:

@@ -5,7 +5,8 @@ message, and the hidden custom messages that come back with Rasa's reply.
   for the verification lock), read by the actions through `sender_of`.
 - Rasa's REST channel (rasa_components/annotated_rest.py) appends what the NLU read.
 - The actions add what the turn did (an FAQ answer, a "don't know", feedback) and, when the
-  bot cannot help, a handoff request; the gateway then opens the ticket itself.
+  bot cannot help, a handoff request; the gateway then opens the ticket itself. A shopper's
+  yes to order updates, or "stop", comes back the same way: the gateway keeps subscriptions.
 
 The gateway reads a reply with `read_reply` and never shows these messages. Standard library
 only: this module is imported in both virtual environments (Rasa's runs Python 3.10).
@@ -58,6 +59,7 @@ FEEDBACK = ("yes", "no")
 _NLU = "nlu"
 _OUTCOME = "outcome"
 _HANDOFF = "handoff"
+_UPDATES = "updates"
 NOTE_INTENT = "intent"
 NOTE_CONFIDENCE = "confidence"
 NOTE_OUTCOME = "outcome"
@@ -129,6 +131,17 @@ def handoff_request(reason: str, order_number: str | None = None) -> dict[str, A
     return {_HANDOFF: {"reason": reason, "order_number": order_number}}
 
 
+def updates_subscribe(order_number: str, known: list[str]) -> dict[str, Any]:
+    """An action: the shopper said yes to updates on this verified order; `known`, the event
+    keys (bot/order_events.py) that had already happened and are not news."""
+    return {_UPDATES: {"subscribe": order_number, "known": known}}
+
+
+def updates_stop() -> dict[str, Any]:
+    """An action: the shopper asked to stop order updates in this conversation."""
+    return {_UPDATES: {"stop": True}}
+
+
 # --- the gateway's one parser ------------------------------------------------------------
 
 
@@ -145,6 +158,14 @@ class Reply:
     visible: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     handoff: Handoff | None = None
+    subscribe: Subscribe | None = None
+    stop_updates: bool = False
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    order_number: str
+    known: tuple[str, ...] = ()
 
 
 def read_reply(messages: list[dict[str, Any]]) -> Reply:
@@ -178,4 +199,11 @@ def read_reply(messages: list[dict[str, Any]]) -> Reply:
             number = handoff.get("order_number")
             reply.handoff = Handoff(handoff["reason"], number if isinstance(number, str) else None)
             reply.notes[NOTE_HANDOFF] = handoff["reason"]
+        updates = custom.get(_UPDATES)
+        if isinstance(updates, dict):
+            number, known = updates.get("subscribe"), updates.get("known")
+            if isinstance(number, str) and number:
+                known = known if isinstance(known, list) else []
+                reply.subscribe = Subscribe(number, tuple(k for k in known if isinstance(k, str)))
+            reply.stop_updates = reply.stop_updates or updates.get("stop") is True
     return reply

@@ -41,6 +41,8 @@ from bot.store.models import (
     Customer,
     Message,
     Order,
+    OrderSubscription,
+    OrderUpdate,
     PrivacyAudit,
     StaffSession,
     Ticket,
@@ -183,6 +185,18 @@ def export(subject: Subject, engine: Engine, tracker_url: str, actor: str) -> di
                             select(Ticket).where(Ticket.conversation_id == conversation.id)
                         )
                     ],
+                    "order_updates": [
+                        {
+                            "order": s.order_number,
+                            "since": _time(s.created_at),
+                            "stopped": _time(s.stopped_at),
+                        }
+                        for s in session.scalars(
+                            select(OrderSubscription).where(
+                                OrderSubscription.conversation_id == conversation.id
+                            )
+                        )
+                    ],
                 }
             )
         orders = _orders_of(session, subject)
@@ -241,8 +255,15 @@ def erase(subject: Subject, engine: Engine, tracker_url: str, actor: str) -> dic
 
 
 def _delete_conversations(session: Session, ids: list[str]) -> dict[str, int]:
-    counts = {"conversations": 0, "messages": 0, "tickets": 0}
+    counts = {"conversations": 0, "messages": 0, "tickets": 0, "order_subscriptions": 0}
     for chunk in _chunks(ids):
+        subscriptions = select(OrderSubscription.id).where(
+            OrderSubscription.conversation_id.in_(chunk)
+        )
+        session.execute(delete(OrderUpdate).where(OrderUpdate.subscription_id.in_(subscriptions)))
+        counts["order_subscriptions"] += session.execute(
+            delete(OrderSubscription).where(OrderSubscription.conversation_id.in_(chunk))
+        ).rowcount
         counts["messages"] += session.execute(
             delete(Message).where(Message.conversation_id.in_(chunk))
         ).rowcount

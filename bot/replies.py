@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from bot import order_events
 from bot.i18n import N_, Texts
 from bot.orders import OrderInfo, RefundInfo
 from bot.policy import Estimate, ReturnCheck, ShopPolicy, SupportHours, delivery_estimate
@@ -18,6 +19,7 @@ STATUS_SENTENCES = {
     "packed": N_("Order #{number} is packed and waiting for the carrier."),
     "shipped": N_("Order #{number} has shipped."),
     "in_transit": N_("Order #{number} is on its way."),
+    "out_for_delivery": N_("Order #{number} is out for delivery today."),
     "delayed": N_("Order #{number} is on its way but running late."),
     "delivered": N_("Order #{number} has been delivered."),
     "cancelled": N_("Order #{number} has been cancelled."),
@@ -429,3 +431,77 @@ def return_opened(rma_number: str, deadline: date, policy: ShopPolicy, _: Texts)
         day=_.day(deadline),
         days=policy.refund_days[1],
     )
+
+
+# --- order updates (bot/order_events.py; sent by bot/gateway/order_updates.py) --------------
+
+UPDATES_ON = N_(
+    "Done: I'll message you here when order #{number} moves on. Say “stop updates” any time "
+    "and I'll stop."
+)
+UPDATES_OFF = N_("OK, I won't send you any more order updates.")
+STOP_UPDATES = N_("Stop updates")
+TALK_TO_PERSON = N_("Talk to a person")
+STOP_UPDATES_PAYLOAD = "/stop_updates"
+HANDOFF_PAYLOAD = "/human_handoff"
+
+
+def updates_offer(order: OrderInfo, _: Texts) -> str:
+    """After an order answer: would the shopper like to be told when it moves?"""
+    if order.shipment is None:
+        return _("Shall I message you here when it ships?")
+    return _("Shall I message you here when it's out for delivery and when it arrives?")
+
+
+def order_update(kind: str, order: OrderInfo, policy: ShopPolicy, today: date, _: Texts) -> str:
+    """The message telling a subscribed shopper about one event of their order."""
+    ship = order.shipment
+    if kind == order_events.SHIPPED and ship is not None:
+        eta = eta_sentence(delivery_estimate(order, policy, today), _)
+        if ship.tracking_url:
+            shipped = _(
+                "Good news: order #{number} has shipped with {carrier}. You can follow it "
+                "here: {link}",
+                number=order.number,
+                carrier=ship.carrier,
+                link=ship.tracking_url,
+            )
+        else:
+            shipped = _(
+                "Good news: order #{number} has shipped with {carrier}, tracking number "
+                "{tracking}.",
+                number=order.number,
+                carrier=ship.carrier,
+                tracking=ship.tracking_number,
+            )
+        return f"{shipped} {eta}".strip()
+    if kind == order_events.OUT_FOR_DELIVERY:
+        return _("Order #{number} is out for delivery today.", number=order.number)
+    if kind == order_events.DELIVERED:
+        return _(
+            "Order #{number} has been delivered. I hope you love it! If anything isn't right, "
+            "just reply here.",
+            number=order.number,
+        )
+    if kind == order_events.LATE:
+        parts = [
+            _("Order #{number}:", number=order.number),
+            eta_sentence(delivery_estimate(order, policy, today), _),
+        ]
+        if ship is not None and ship.delay_reason:
+            parts.append(_("The shop's note: “{reason}”", reason=ship.delay_reason))
+        parts.append(_("If you'd like, a person from our team can look into it."))
+        return " ".join(part for part in parts if part)
+    if kind == order_events.REFUNDED:
+        issued = [refund for refund in order.refunds if refund.status == "issued"]
+        if issued:
+            return _refund_sentence(order, issued[-1], policy, _)
+    return order_status(order, policy, today, _)
+
+
+def update_buttons(kind: str, _: Texts) -> list[dict[str, str]]:
+    """Under an update: a person when it is late, and always a way to stop."""
+    buttons = [{"title": _(STOP_UPDATES), "payload": STOP_UPDATES_PAYLOAD}]
+    if kind == order_events.LATE:
+        buttons.insert(0, {"title": _(TALK_TO_PERSON), "payload": HANDOFF_PAYLOAD})
+    return buttons

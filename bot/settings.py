@@ -128,6 +128,12 @@ class Settings:
     whatsapp_api_url: str = setting(
         "WHATSAPP_API_URL", "the Graph API", "https://graph.facebook.com/v21.0"
     )
+    whatsapp_update_templates: str = setting(
+        "WHATSAPP_UPDATE_TEMPLATES",
+        "approved templates for order updates outside WhatsApp's 24-hour window: "
+        '`kind=name:param,param;...` (docs/operations.md, "Order updates")',
+        "",
+    )
     # Orders and the FAQ
     order_source: str = setting(
         "ORDER_SOURCE",
@@ -153,6 +159,41 @@ class Settings:
     )
     woocommerce_consumer_secret: str = setting(
         "WOOCOMMERCE_CONSUMER_SECRET", "the REST API key's secret (`cs_...`)", "", secret=True
+    )
+    shopify_webhook_secret: str = setting(
+        "SHOPIFY_WEBHOOK_SECRET",
+        "the app's client secret, which signs Shopify's order webhooks (unset: none accepted)",
+        "",
+        secret=True,
+    )
+    woocommerce_webhook_secret: str = setting(
+        "WOOCOMMERCE_WEBHOOK_SECRET",
+        "the secret of the shop's order webhooks (unset: none accepted)",
+        "",
+        secret=True,
+    )
+    shop_webhook_secret: str = setting(
+        "SHOP_WEBHOOK_SECRET",
+        "signs the demo shop's order events (`bot shop advance`); unset: generated in var/secrets",
+        "",
+        secret=True,
+    )
+    quiet_hours: str = setting(
+        "QUIET_HOURS",
+        "when order updates wait, in the shop's time zone (`21:00-08:00`; unset: none)",
+        "",
+    )
+    updates_check_seconds: float = setting(
+        "UPDATES_CHECK_SECONDS",
+        "how often waiting order updates are sent and subscribed orders checked for lateness",
+        60.0,
+        at_least=0.05,
+    )
+    late_check_minutes: float = setting(
+        "LATE_CHECK_MINUTES",
+        "how often subscribed orders are read to notice one past its promised window",
+        60.0,
+        at_least=0.001,
     )
     order_source_timeout_seconds: float = setting(
         "ORDER_SOURCE_TIMEOUT_SECONDS",

@@ -1,5 +1,6 @@
 """The keys the processes show each other: the gateway's to Rasa (`RASA_SECRET`), Rasa's to
-the action server (`ACTION_SERVER_SECRET`).
+the action server (`ACTION_SERVER_SECRET`), the demo shop's on its order events
+(`SHOP_WEBHOOK_SECRET`).
 
 A key is its setting when set (processes on different machines must share one), else it is
 generated on first use and kept in `var/secrets/<name>` (directory 0700, file 0600), so a
@@ -31,6 +32,11 @@ def action_server_secret() -> str:
     return shared_secret(
         "action_server", get_settings().action_server_secret, "ACTION_SERVER_SECRET"
     )
+
+
+def shop_webhook_secret() -> str:
+    """The key the demo shop's order events are signed with (`bot shop advance`)."""
+    return shared_secret("shop_webhook", get_settings().shop_webhook_secret, "SHOP_WEBHOOK_SECRET")
 
 
 def shared_secret(name: str, configured: str, variable: str, directory: Path | None = None) -> str:

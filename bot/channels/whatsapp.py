@@ -3,7 +3,8 @@ replies.
 
 Settings (all four needed, else no WhatsApp): WHATSAPP_TOKEN (Graph API access token),
 WHATSAPP_PHONE_NUMBER_ID, WHATSAPP_APP_SECRET (signs webhook POSTs), WHATSAPP_VERIFY_TOKEN
-(the subscription handshake); WHATSAPP_API_URL (default https://graph.facebook.com/v21.0).
+(the subscription handshake); WHATSAPP_API_URL (default https://graph.facebook.com/v21.0);
+WHATSAPP_UPDATE_TEMPLATES (order updates outside the 24-hour window, see `update_templates`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -28,6 +30,7 @@ from bot.gateway.relay import Gateway, texts_of
 from bot.gateway.requests import BadRequest, parse_json
 from bot.gateway.security import secrets_match
 from bot.i18n import Texts
+from bot.order_events import KINDS
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -38,6 +41,51 @@ MAX_TEXT = 4096
 MAX_BODY_WITH_BUTTONS = 1024
 MAX_REPLY_BUTTONS = 3
 MAX_LIST_ROWS = 10
+# Outside 24 hours after the shopper's last message WhatsApp takes only approved templates.
+SERVICE_WINDOW = timedelta(hours=24)
+# A template per order-update kind, with the values its body's {{1}}, {{2}}... take in turn.
+DEFAULT_UPDATE_TEMPLATES = (
+    "shipped=order_shipped:order_number,carrier,tracking_link;"
+    "out_for_delivery=order_out_for_delivery:order_number;"
+    "delivered=order_delivered:order_number;"
+    "late=order_late:order_number,reason;"
+    "refunded=order_refunded:order_number,amount"
+)
+TEMPLATE_VALUES = ("order_number", "carrier", "tracking_number", "tracking_link", "eta")
+TEMPLATE_VALUES += ("reason", "amount")
+# Our language codes as WhatsApp names its template languages.
+TEMPLATE_LANGUAGE = {"pt": "pt_BR"}
+
+
+class DeliveryRefused(Exception):
+    """WhatsApp refused a message for good (4xx): sending it again would not help."""
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    parameters: tuple[str, ...]
+
+
+def update_templates(spec: str) -> dict[str, Template]:
+    """`kind=name:value,value;...` (WHATSAPP_UPDATE_TEMPLATES) over the defaults; a
+    ValueError names what is wrong."""
+    templates = {}
+    for part in f"{DEFAULT_UPDATE_TEMPLATES};{spec}".split(";"):
+        if not part.strip():
+            continue
+        kind, equals, rest = part.partition("=")
+        name, _colon, values = rest.partition(":")
+        parameters = tuple(v.strip() for v in values.split(",") if v.strip())
+        unknown = [v for v in parameters if v not in TEMPLATE_VALUES]
+        if kind.strip() not in KINDS or not equals or not name.strip() or unknown:
+            raise ValueError(
+                f"WHATSAPP_UPDATE_TEMPLATES: {part.strip()!r} should be kind=name:value,... "
+                f"with a kind among {', '.join(KINDS)} and values among "
+                f"{', '.join(TEMPLATE_VALUES)}"
+            )
+        templates[kind.strip()] = Template(name.strip(), parameters)
+    return templates
 
 
 @dataclass(frozen=True)
@@ -47,6 +95,7 @@ class WhatsAppSettings:
     app_secret: str = field(repr=False)
     verify_token: str = field(repr=False)
     api_url: str
+    templates: dict[str, Template] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WhatsAppSettings | None:
@@ -58,6 +107,7 @@ class WhatsAppSettings:
             app_secret=settings.whatsapp_app_secret,
             verify_token=settings.whatsapp_verify_token,
             api_url=settings.whatsapp_api_url,
+            templates=update_templates(settings.whatsapp_update_templates),
         )
         needed = (whatsapp.token, whatsapp.phone_number_id, whatsapp.app_secret)
         return whatsapp if all(needed) and whatsapp.verify_token else None
@@ -194,6 +244,33 @@ class WhatsAppChannel:
                     response.raise_for_status()  # the gateway retries later
                 if response.status_code >= 400:
                     logger.warning("Graph API refused a message: HTTP %s", response.status_code)
+
+    async def send_template(
+        self, conversation: Conversation, template: Template, language: str, values: list[str]
+    ) -> None:
+        """An approved template message (outside the 24-hour window). A 429 or 5xx raises for
+        a retry; any other refusal raises DeliveryRefused."""
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": conversation.channel_user_id,
+            "type": "template",
+            "template": {
+                "name": template.name,
+                "language": {"code": TEMPLATE_LANGUAGE.get(language, language)},
+                "components": [
+                    {
+                        "type": "body",
+                        "parameters": [{"type": "text", "text": v or "-"} for v in values],
+                    }
+                ],
+            },
+        }
+        response = await self.http.post(f"{self.settings.phone_number_id}/messages", json=body)
+        if response.status_code == 429 or response.status_code >= 500:
+            response.raise_for_status()
+        if response.status_code >= 400:
+            raise DeliveryRefused(f"template {template.name}: HTTP {response.status_code}")
 
     @staticmethod
     def bodies(to: str, message: Said, text: str, _: Texts) -> list[dict[str, Any]]:

@@ -23,8 +23,16 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot import language, privacy, replies
 from bot.channels import telegram, web, whatsapp
-from bot.gateway import console, explain_api, insights, privacy_console, shopper_api
+from bot.gateway import (
+    console,
+    explain_api,
+    insights,
+    order_webhooks,
+    privacy_console,
+    shopper_api,
+)
 from bot.gateway.body_limit import BodyLimit
+from bot.gateway.order_updates import OrderUpdates
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import Gateway
 from bot.gateway.security import SecurityHeaders
@@ -94,6 +102,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     settings = settings or get_settings()
     engine = engine or get_engine(settings.store_database_url)
     gateway = Gateway(RasaClient(settings.rasa_url), engine, settings)
+    updates = OrderUpdates(gateway, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -112,10 +121,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             await channel.start()
             logger.info("channel %s started", type(channel).__name__)
         retention = asyncio.create_task(purge_daily(settings, gateway.engine))
+        sending_updates = asyncio.create_task(updates.run())
         try:
             yield
         finally:
             retention.cancel()
+            sending_updates.cancel()
+            await updates.aclose()
             for channel in reversed(started):
                 await channel.stop()
             await gateway.rasa.aclose()
@@ -131,6 +143,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             *explain_api.routes,
             *insights.routes,
             *privacy_console.routes,
+            *order_webhooks.routes,
         ],
         middleware=[
             *proxy_headers(settings),  # first: every other part sees the real client
@@ -144,6 +157,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.gateway = gateway
+    app.state.order_updates = updates
     app.state.telegram = None
     app.state.whatsapp = None
     return app

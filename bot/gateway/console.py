@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bot import conversations, saved_replies, staff, tickets
+from bot import conversations, order_updates, saved_replies, staff, tickets
 from bot.clock import utcnow
 from bot.gateway.login_throttle import login_throttle_of, too_many_sign_ins
 from bot.gateway.requests import (
@@ -170,11 +170,13 @@ async def ticket_page(request: Request) -> Response:
     language = conversation.language if conversation else None
     shop_language = gateway_of(request).settings.shop_language
     saved = saved_replies.for_language(language, shop_language, gateway_of(request).engine)
+    updates = order_updates.of_conversation(ticket.conversation_id, gateway_of(request).engine)
     if wants_json(request):
         return JSONResponse(
             {
                 "ticket": ticket_json(ticket),
                 "language": language,
+                "order_updates": [u.as_json() for u in updates],
                 "saved_replies": [vars(v) for v in saved],
                 "messages": [s.as_json() for s in said],
             }
@@ -189,6 +191,7 @@ async def ticket_page(request: Request) -> Response:
             "messages": said,
             "order": order,
             "saved_replies": saved,
+            "order_updates": updates,
             "now": utcnow(),
         },
     )

@@ -17,7 +17,7 @@ from weakref import WeakValueDictionary
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot import contract, conversations, faq_phrasings, language, replies, tickets
+from bot import contract, conversations, faq_phrasings, language, order_updates, replies, tickets
 from bot.contract import Reply
 from bot.conversations import Said, log_ref
 from bot.gateway.delivery import Delivery
@@ -39,6 +39,16 @@ def said_by_bot(text: str) -> Reply:
 def texts_of(conversation: Conversation) -> Texts:
     """The shopper-facing text in the conversation's language."""
     return texts(conversation.language or get_settings().shop_language)
+
+
+def keep_subscription(conversation_id: str, reply: Reply, engine: Engine | None) -> None:
+    """The shopper said yes to order updates, or stop (the actions report it)."""
+    if reply.subscribe is not None:
+        order_updates.subscribe(
+            conversation_id, reply.subscribe.order_number, reply.subscribe.known, engine
+        )
+    if reply.stop_updates:
+        order_updates.stop(conversation_id, engine)
 
 
 def shows(message: dict[str, Any]) -> bool:
@@ -167,6 +177,7 @@ class Gateway:
                 reply.notes[contract.NOTE_HANDOFF] = contract.ACTION_ERROR
             said = await self._say(current, reply)
             try:
+                keep_subscription(cid, reply, self.engine)
                 conversations.annotate(shopper.id, reply.notes, self.engine)
                 if reply.notes.get(contract.NOTE_FEEDBACK) == "yes":
                     faq_id = reply.notes.get(contract.NOTE_FAQ_ID)

@@ -45,7 +45,9 @@ def test_handoff_opens_a_ticket_and_the_bot_stays_quiet(stack, engine):
     assert shopper.says("hello? is anyone there?") == ""  # stored for the person, no bot reply
     assert mode_of(engine, shopper.id) == "human"
     texts = [m["text"] for m in shopper.receives(wait=0)]
-    assert texts[-1] == "hello? is anyone there?" and len(texts) == 7
+    # Asked, proof asked for, proved, the status, the offer of updates, a person asked for,
+    # the bot's notice, and the new message.
+    assert texts[-1] == "hello? is anyone there?" and len(texts) == 8
 
 
 def test_an_upset_shopper_is_offered_a_person_at_once(stack, engine):

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, select, text, update
 from starlette.testclient import TestClient
 
-from bot import cli, conversations, privacy, staff, tickets
+from bot import cli, conversations, order_updates, privacy, staff, tickets
 from bot.clock import utcnow
 from bot.gateway.app import create_app
 from bot.settings import get_settings
@@ -72,6 +72,7 @@ def shoppers(store, trackers) -> dict[str, str]:
     for said in (f"where is 10423? I'm {ORDER['email']}", ADDRESS, "talk to a person"):
         conversations.add(web.id, "shopper", said, engine=store)
     tickets.hand_off(web.id, "shopper_request", "10423", store)
+    order_updates.subscribe(web.id, "10423", ["shipped"], store)
     record_failure(f"conversation:{web.id}", "10423", store)
     remember(trackers, web.id, ORDER["email"])
     whatsapp = conversations.start("whatsapp", "447700900123", engine=store)
@@ -90,6 +91,7 @@ def test_an_erased_shopper_is_in_no_table_of_either_database(store, trackers):
     assert counts["conversations"] == 1 and counts["tracker_events"] == 1
     assert counts["messages"] == 3 and counts["tickets"] == 1
     assert counts["verification_failures"] == 1 and counts["customers"] == 1
+    assert counts["order_subscriptions"] == 1
     kept = everything_in(store) + everything_in(trackers)
     customer = next(c for c in SEED["customers"] if c["email"] == ORDER["email"])
     home = customer["address"]["line1"]  # its postcode is a neighbour's too
