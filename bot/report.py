@@ -26,11 +26,13 @@ from bot.faq.gaps import MAX_GROUPED, group_gaps_by_language
 from bot.faq.service import search as faq_search
 from bot.intents import ORDER_TOPICS, SMALL_TALK
 from bot.store.db import get_engine, session_scope
-from bot.store.models import Conversation, Message, Ticket
+from bot.store.models import Conversation, Message, OrderSubscription, OrderUpdate, Ticket
 
 # Messages that steer the conversation rather than ask something an FAQ entry could answer.
 NOT_QUESTIONS = SMALL_TALK | {"human_handoff", "inform", "faq_choice"}
 SINCE_RE = re.compile(r"^(\d+)([hdw])$")
+# "Where is my order?": asked again after an update, the update did not do its job.
+WHERE_IS_MY_ORDER = {"order_status", "shipping_eta"}
 # A conversation from before the language was stored (migration 0002).
 UNKNOWN_LANGUAGE = "unknown"
 
@@ -230,4 +232,72 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
         ],
         "gap_messages": len(gap_texts),
         "gap_messages_grouped": min(len(gap_texts), MAX_GROUPED) if gaps else 0,
+        "order_updates": order_update_figures(period, engine),
+    }
+
+
+def order_update_figures(period: Period, engine: Engine) -> dict[str, Any]:
+    """Proactive order updates that became due in the period: sent by kind and channel (and
+    how: free text, or a WhatsApp template), failed deliveries, still waiting; and how many
+    shoppers who got one still asked "where is my order?" afterwards."""
+    with session_scope(engine) as session:
+        query = (
+            select(
+                OrderUpdate.kind,
+                OrderUpdate.channel,
+                OrderUpdate.status,
+                OrderUpdate.via,
+                OrderUpdate.sent_at,
+                OrderSubscription.conversation_id,
+            )
+            .join(OrderSubscription, OrderSubscription.id == OrderUpdate.subscription_id)
+            .where(
+                OrderUpdate.created_at >= period.since,
+                OrderUpdate.created_at < period.until,
+                OrderUpdate.status.in_(("due", "sending", "sent", "failed")),
+            )
+        )
+        if period.channel:
+            query = query.where(OrderUpdate.channel == period.channel)
+        rows = session.execute(query).all()
+        first_update: dict[str, datetime] = {}
+        for row in rows:
+            if row.status == "sent" and row.sent_at is not None:
+                seen = first_update.get(row.conversation_id)
+                first_update[row.conversation_id] = min(seen or row.sent_at, row.sent_at)
+        asked_again = set()
+        for cid, sent_at in first_update.items():
+            for message in session.scalars(
+                select(Message).where(
+                    Message.conversation_id == cid,
+                    Message.sender == "shopper",
+                    Message.created_at >= sent_at,
+                )
+            ):
+                if notes_of(message).get(NOTE_INTENT) in WHERE_IS_MY_ORDER:
+                    asked_again.add(cid)
+                    break
+    sent: dict[str, Counter[str]] = defaultdict(Counter)
+    failed: Counter[str] = Counter()
+    via: Counter[str] = Counter()
+    waiting = 0
+    for row in rows:
+        if row.status == "sent":
+            sent[row.kind][row.channel] += 1
+            via[row.via or "text"] += 1
+        elif row.status == "failed":
+            failed[row.channel] += 1
+        else:
+            waiting += 1
+    told = len(first_update)
+    return {
+        "sent": sum(via.values()),
+        "sent_by_kind": {kind: dict(sorted(c.items())) for kind, c in sorted(sent.items())},
+        "sent_as": dict(sorted(via.items())),
+        "failed": sum(failed.values()),
+        "failed_by_channel": dict(sorted(failed.items())),
+        "waiting": waiting,
+        "shoppers_updated": told,
+        "asked_where_after": len(asked_again),
+        "asked_where_after_rate": round(len(asked_again) / told, 3) if told else None,
     }

@@ -53,6 +53,25 @@ def as_text(report: dict[str, Any]) -> str:
         f"  {intent:<24}{c['helped']:>4} {c['did_not_help']:>4}"
         for intent, c in report["feedback_by_intent"].items()
     ] or ["  (none)"]
+    updates = report["order_updates"]
+    lines += [
+        "",
+        f"Order updates sent     {updates['sent']} "
+        + "("
+        + ", ".join(f"{n} as {how}" for how, n in updates["sent_as"].items())
+        + ")",
+    ]
+    lines += [
+        f"  {kind:<21}" + ", ".join(f"{n} on {channel}" for channel, n in by_channel.items())
+        for kind, by_channel in updates["sent_by_kind"].items()
+    ]
+    lines += [
+        f"  not delivered        {updates['failed']} "
+        + " ".join(f"({n} on {c})" for c, n in updates["failed_by_channel"].items()),
+        f"  waiting              {updates['waiting']}",
+        f"  asked where it is after an update: {updates['asked_where_after']} of "
+        f"{updates['shoppers_updated']} shoppers ({percent(updates['asked_where_after_rate'])})",
+    ]
     lines += ["", f"FAQ gaps ({report['gap_messages']} unanswered messages), largest first"]
     for group in report["faq_gaps"]:
         lines.append(f"  {group['size']:>3} x [{group['language']}] {group['question']}")
@@ -98,6 +117,15 @@ def as_csv(report: dict[str, Any]) -> str:
     for day in report["daily"]:
         detail = f"contained {day.get('contained', 0)}, handed off {day.get('handed_off', 0)}"
         rows.writerow(["daily", day["date"], day["conversations"], detail])
+    updates = report["order_updates"]
+    for kind, by_channel in updates["sent_by_kind"].items():
+        for channel, n in by_channel.items():
+            rows.writerow(["order_updates", f"sent_{kind}", n, channel])
+    for channel, n in updates["failed_by_channel"].items():
+        rows.writerow(["order_updates", "failed", n, channel])
+    rows.writerow(["order_updates", "waiting", updates["waiting"], ""])
+    detail = f"of {updates['shoppers_updated']} shoppers updated"
+    rows.writerow(["order_updates", "asked_where_after", updates["asked_where_after"], detail])
     for group in report["faq_gaps"]:
         examples = " | ".join(group["examples"])
         rows.writerow(

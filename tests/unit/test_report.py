@@ -13,6 +13,8 @@ import pytest
 from bot import cli
 from bot.faq.gaps import MAX_GROUPED, group_gaps, sample_for_grouping
 from bot.report import Period, build_report, parse_since
+from bot.store.db import session_scope
+from bot.store.models import Conversation, Message, OrderSubscription, OrderUpdate
 from tests.report_seed import NOW, seed_report_store
 
 WEEK = Period(NOW - timedelta(days=7), NOW)
@@ -185,3 +187,90 @@ def test_gap_grouping_takes_a_bounded_repeatable_sample():
     sample = sample_for_grouping(texts)
     assert len(sample) == MAX_GROUPED and sample == sample_for_grouping(texts)
     assert sample_for_grouping(texts[:10]) == texts[:10]
+
+
+def test_order_update_figures_are_exact(store, capsys):
+    """Updates by kind, channel and how they went; who still asked "where is it?" after one."""
+    now = NOW - timedelta(days=1)
+    channels = {"upd-a": "telegram", "upd-b": "whatsapp", "upd-c": "web"}
+    with session_scope(store) as session:
+        for cid, channel in channels.items():
+            session.add(
+                Conversation(id=cid, channel=channel, mode="bot", created_at=now, updated_at=now)
+            )
+        session.flush()
+        subscriptions = {}
+        for cid in ("upd-a", "upd-b", "upd-c"):
+            subscriptions[cid] = OrderSubscription(
+                conversation_id=cid, order_number="10419", created_at=now
+            )
+            session.add(subscriptions[cid])
+        session.flush()
+        rows = [  # conversation, event, status, via, minutes after `now`
+            ("upd-a", "shipped", "known", None, 0),
+            ("upd-a", "out_for_delivery", "skipped", None, 10),
+            ("upd-a", "delivered", "sent", "text", 10),
+            ("upd-b", "shipped", "sent", "template", 5),
+            ("upd-b", "delivered", "failed", "template", 10),
+            ("upd-c", "shipped", "sent", "text", 5),
+            ("upd-c", "late", "due", None, 20),
+        ]
+        for cid, event, status, via, minutes in rows:
+            at = now + timedelta(minutes=minutes)
+            session.add(
+                OrderUpdate(
+                    subscription_id=subscriptions[cid].id,
+                    event=event,
+                    kind=event,
+                    status=status,
+                    channel=channels[cid],
+                    due_at=at,
+                    attempts=1,
+                    via=via,
+                    created_at=at,
+                    sent_at=at if status == "sent" else None,
+                )
+            )
+        asked = [  # shopper messages: before the update (not counted) and after
+            ("upd-a", "where is my order?", "order_status", 1),
+            ("upd-b", "when will it come?", "shipping_eta", 30),
+            ("upd-c", "thanks!", "thank", 30),
+        ]
+        for cid, text, intent, minutes in asked:
+            session.add(
+                Message(
+                    conversation_id=cid,
+                    sender="shopper",
+                    text=text,
+                    extra=json.dumps({"intent": intent}),
+                    created_at=now + timedelta(minutes=minutes),
+                )
+            )
+    figures = build_report(WEEK, store, gaps=False)["order_updates"]
+    assert figures == {
+        "sent": 3,
+        "sent_by_kind": {"delivered": {"telegram": 1}, "shipped": {"web": 1, "whatsapp": 1}},
+        "sent_as": {"template": 1, "text": 2},
+        "failed": 1,
+        "failed_by_channel": {"whatsapp": 1},
+        "waiting": 1,
+        "shoppers_updated": 3,
+        "asked_where_after": 1,  # upd-b asked after its update; upd-a only before
+        "asked_where_after_rate": 0.333,
+    }
+    assert build_report(Period(WEEK.since, WEEK.until, "whatsapp"), store, gaps=False)[
+        "order_updates"
+    ]["sent_by_kind"] == {"shipped": {"whatsapp": 1}}
+    period = ["--since", "2026-11-13T12:00:00", "--until", "2026-11-20T12:00:00"]
+    assert cli.main(["report", *period]) == 0
+    text = capsys.readouterr().out
+    assert "Order updates sent     3 (1 as template, 2 as text)" in text
+    assert "asked where it is after an update: 1 of 3 shoppers (33.3%)" in text
+    assert cli.main(["report", *period, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {
+        "section": "order_updates",
+        "name": "failed",
+        "value": "1",
+        "detail": "whatsapp",
+    } in rows
