@@ -154,6 +154,7 @@ bench: venvs train catalogs faq-index ## measure accuracy, FAQ, latency, load an
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.multilingual
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.load
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.soak
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.updates
 
 var/log:
 	mkdir -p $@
