@@ -3,15 +3,25 @@ and the store (a real SQLite database)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
-from bot import conversations, order_updates
+from bot import conversations, demo_shop, order_updates
 from bot.channels.whatsapp import Template, update_templates
+from bot.gateway.order_updates import OrderUpdates
 from bot.gateway.order_webhooks import order_number
+from bot.gateway.rasa_client import RasaClient
+from bot.gateway.relay import Gateway
 from bot.order_events import events_of, still_moving, worth_telling
+from bot.orders import get_order_source
+from bot.settings import get_settings
+from bot.store.db import session_scope
+from bot.store.models import OrderUpdate
 from bot.store.sql_source import SqlOrderSource
 
 
@@ -135,3 +145,52 @@ def test_stop_ends_the_subscription_and_drops_what_was_waiting(store):
     # Saying yes again subscribes again.
     order_updates.subscribe(conversation.id, "10444", [], store)
     assert len(order_updates.subscribers("10444", store)) == 1
+
+
+def quiet_around_now() -> str:
+    """Quiet hours that hold now, in the demo shop's time zone (America/New_York)."""
+    local = datetime.now(ZoneInfo("America/New_York"))
+    start, end = local - timedelta(hours=1), local + timedelta(hours=1)
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def test_quiet_hours_hold_an_update_and_it_goes_out_when_they_end(store, monkeypatch):
+    """The gateway's own OrderUpdates on a web conversation (no Rasa needed: an update is
+    the gateway's)."""
+    conversation = conversations.start("web", engine=store)
+    order_updates.subscribe(conversation.id, "10419", ["shipped"], store)
+    demo_shop.advance("10419", "deliver", engine=store)
+    monkeypatch.setenv("QUIET_HOURS", quiet_around_now())
+    get_settings.cache_clear()
+    quiet = OrderUpdates(Gateway(RasaClient("http://127.0.0.1:9"), store), get_settings())
+    assert asyncio.run(quiet.order_changed("10419")) == 1
+    said = [m.text for m in conversations.messages(conversation.id, engine=store)]
+    assert said == []  # held
+    assert asyncio.run(quiet.send_due()) == 0
+    # Quiet hours over (the same row, its time come): it goes out once, in the transcript.
+    with session_scope(store) as session:
+        session.execute(update(OrderUpdate).values(due_at=order_updates.utcnow()))
+    monkeypatch.delenv("QUIET_HOURS")
+    get_settings.cache_clear()
+    awake = OrderUpdates(Gateway(RasaClient("http://127.0.0.1:9"), store), get_settings())
+    assert asyncio.run(awake.send_due()) == 1
+    assert asyncio.run(awake.order_changed("10419")) == 0  # nothing new
+    (update_message,) = conversations.messages(conversation.id, engine=store)
+    assert "#10419 has been delivered" in update_message.text
+    assert update_message.extra["update"] == "delivered"
+    assert [b["payload"] for b in update_message.buttons] == ["/stop_updates"]
+
+
+def test_an_order_system_down_sends_nothing_and_loses_nothing(store, monkeypatch):
+    conversation = conversations.start("web", engine=store)
+    order_updates.subscribe(conversation.id, "10419", ["shipped"], store)
+    demo_shop.advance("10419", "deliver", engine=store)
+    monkeypatch.setenv("ORDER_SOURCE", "tests.fakes.down_orders:DownOrderSource")
+    get_settings.cache_clear()
+    get_order_source.cache_clear()
+    updates = OrderUpdates(Gateway(RasaClient("http://127.0.0.1:9"), store), get_settings())
+    assert asyncio.run(updates.order_changed("10419")) == 0
+    monkeypatch.delenv("ORDER_SOURCE")
+    get_settings.cache_clear()
+    get_order_source.cache_clear()
+    assert asyncio.run(updates.order_changed("10419")) == 1  # the next webhook or check
