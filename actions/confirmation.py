@@ -8,10 +8,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off, note_outcome, texts_for, today, verified_orders
+from actions.dialogue import hand_off, note_outcome, texts_for, verified_orders
 from actions.orders import CHANGES, UPDATES_SLOT, make_change
 from actions.shop_action import ShopAction
 from bot import contract, replies
+from bot.clock import today
 from bot.i18n import Texts
 from bot.order_events import events_of
 from bot.orders import get_order_source

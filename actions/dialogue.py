@@ -3,8 +3,6 @@ words) and the hidden messages they add to a reply (bot/contract.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -15,10 +13,6 @@ from bot.orders import OrderInfo, get_order_source
 from bot.settings import get_settings
 from bot.verify import MAX_FAILURES
 from bot.verify_attempts import order_paused, recent_failures
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 def verified_orders(tracker: Tracker) -> list[str]:

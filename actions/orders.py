@@ -10,9 +10,10 @@ from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.dialogue import hand_off, texts_for, today, verification_locked, verified_order
+from actions.dialogue import hand_off, texts_for, verification_locked, verified_order
 from actions.shop_action import ORDER_SYSTEM_DOWN_SLOT, ShopAction, order_system_down
 from bot import contract, replies
+from bot.clock import today
 from bot.order_events import still_moving
 from bot.orders import OrderChangeRefused, OrderInfo, get_order_source
 from bot.policy import change_check, load_policy, return_check

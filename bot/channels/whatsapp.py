@@ -245,6 +245,10 @@ class WhatsAppChannel:
                 if response.status_code >= 400:
                     logger.warning("Graph API refused a message: HTTP %s", response.status_code)
 
+    def template(self, kind: str) -> Template | None:
+        """The approved template for an order update of this kind (WHATSAPP_UPDATE_TEMPLATES)."""
+        return self.settings.templates.get(kind)
+
     async def send_template(
         self, conversation: Conversation, template: Template, language: str, values: list[str]
     ) -> None:

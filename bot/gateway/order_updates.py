@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 
 from bot import conversations, order_updates, replies
 from bot.channels.whatsapp import SERVICE_WINDOW, DeliveryRefused, Template
-from bot.clock import utcnow
+from bot.clock import today, utcnow
 from bot.conversations import Said, log_ref
 from bot.gateway.relay import Gateway, texts_of
 from bot.i18n import Texts
@@ -31,10 +31,6 @@ from bot.settings import Settings
 from bot.store.models import Conversation
 
 logger = logging.getLogger(__name__)
-
-
-def today() -> datetime:
-    return datetime.now(UTC)
 
 
 class OrderUpdates:
@@ -62,7 +58,7 @@ class OrderUpdates:
         order = await self._read(number)
         if order is None:
             return 0
-        events = events_of(order, today().date())
+        events = events_of(order, today())
         due_at = self._due_at()
         fresh = 0
         for subscriber in subscribers:
@@ -134,7 +130,7 @@ class OrderUpdates:
             found = conversations.messages(conversation.id, due.message_id - 1, self.engine)
             if found and found[0].id == due.message_id:
                 return found[0]
-        text = replies.order_update(due.kind, order, load_policy(), today().date(), _)
+        text = replies.order_update(due.kind, order, load_policy(), today(), _)
         extra = {"update": due.kind, "order_number": order.number}
         if template is not None:
             extra["template"] = template.name
@@ -158,9 +154,8 @@ class OrderUpdates:
         heard = order_updates.last_heard(conversation.id, self.engine)
         if heard is not None and utcnow() - heard < SERVICE_WINDOW:
             return None
-        deliverer = self.gateway.delivery.deliverers.get("whatsapp")
-        templates = getattr(getattr(deliverer, "settings", None), "templates", {})
-        return templates.get(kind)
+        whatsapp = self.gateway.delivery.deliverers.get("whatsapp")
+        return whatsapp.template(kind) if whatsapp is not None else None
 
     def _retry_or_fail(
         self,
@@ -231,7 +226,7 @@ class OrderUpdates:
 def template_values(template: Template, order: OrderInfo, _: Texts) -> list[str]:
     """The values of a template's parameters, in its order, for this order."""
     ship = order.shipment
-    estimate = delivery_estimate(order, load_policy(), today().date())
+    estimate = delivery_estimate(order, load_policy(), today())
     eta = estimate.revised or estimate.latest
     issued = [refund for refund in order.refunds if refund.status == "issued"]
     known = {

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
-from actions.confirmation import ActionResolveConfirmation
+from actions.confirmation import ActionResolveConfirmation, ActionStopUpdates
 from actions.faq import ActionFaqAnswer, ActionFaqChoice
 from actions.handoff import ActionHumanHandoff, ActionOfferHandoff
 from actions.orders import ActionAnswerOrderTopic, ActionConfirmAddressChange, ValidateAddressForm
@@ -244,6 +244,45 @@ def test_order_status_gives_state_carrier_tracking_and_window():
     assert "#10402 has shipped" in convo.said
     assert shipment["carrier"] in convo.said and shipment["tracking_number"] in convo.said
     assert "should arrive between" in convo.said
+
+
+def updates_signal(convo: Conversation) -> dict | None:
+    hidden = [m["custom"] for m in convo.sent if m.get("custom") and "updates" in m["custom"]]
+    return hidden[-1]["updates"] if hidden else None
+
+
+def test_an_order_answer_offers_updates_and_yes_subscribes_with_what_is_old_news(store):
+    convo = Conversation()
+    ask(convo, "order_status", "10402")  # shipped
+    offer = convo.sent[-1]
+    assert "when it's out for delivery and when it arrives" in offer["text"]
+    assert [b["payload"] for b in offer["buttons"]] == ["/affirm", "/deny"]
+    assert convo.slots["pending_action"] == "updates:10402"
+    convo.user("yes", "affirm")
+    convo.run(ActionResolveConfirmation())
+    assert updates_signal(convo) == {"subscribe": "10402", "known": ["shipped"]}
+    assert "I'll message you here when order #10402 moves on" in convo.said
+    # Asked again, the order is not offered twice; "stop updates" ends it.
+    ask(convo, "shipping_eta", "10402")
+    assert "Shall I message you" not in convo.said
+    convo.user("stop updates", "stop_updates")
+    convo.run(ActionStopUpdates())
+    assert updates_signal(convo) == {"stop": True}
+    assert "won't send you any more order updates" in convo.said
+    assert convo.slots["updates_order"] is None
+
+
+def test_no_updates_are_offered_when_nothing_more_will_happen():
+    for number in ("10418", "10414", "10427"):  # delivered, cancelled, refunded
+        convo = Conversation()
+        ask(convo, "order_status", number)
+        assert f"#{number}" in convo.said and "Shall I message you" not in convo.said
+    convo = Conversation()
+    ask(convo, "order_status", "10409")  # paid, not shipped
+    assert "Shall I message you here when it ships?" in convo.said
+    convo.user("no", "deny")
+    convo.run(ActionResolveConfirmation())
+    assert updates_signal(convo) is None and "OK." in convo.said
 
 
 def test_eta_of_a_delayed_shipment_says_so_with_the_revised_date():
