@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import conversations
+from bot import conversations, demo_shop
 from bot.store.db import get_engine
 from tests.conftest import new_agent, screenshot, seed_order, ticket_of
 
@@ -104,4 +104,29 @@ def test_a_refused_stream_comes_back_when_the_shopper_writes_and_misses_nothing(
     log.locator("li.bot").first.wait_for()
     log.locator("li.shopper").filter(has_text="hello there").wait_for(timeout=5000)
     assert refused and log.locator("li.shopper").count() == 1
+    context.close()
+
+
+def test_an_order_update_arrives_live_in_the_open_widget(stack, browser):
+    """Yes to updates in the widget; the shop ships the order (`bot shop advance`'s signed
+    webhook); the update appears without a reload, and its button stops further updates."""
+    number = "10432"  # pending, used by no other test
+    context = browser.new_context(viewport={"width": 1200, "height": 850})
+    page = context.new_page()
+    page.goto(f"{stack.gateway_url}/demo")
+    page.get_by_role("button", name="Chat with us").click()
+    log = chat_log(page)
+    say(page, f"where is my order {number}?")
+    log.get_by_text("what's the email address or the delivery postcode").wait_for()
+    say(page, seed_order(number)["email"])
+    log.get_by_text("Shall I message you here when it ships?").wait_for()
+    page.get_by_role("button", name="Yes").last.click()
+    log.get_by_text(f"I'll message you here when order #{number} moves on").wait_for()
+
+    demo_shop.advance(number, "ship", engine=get_engine(stack.db_url))
+    assert demo_shop.notify_gateway(stack.gateway_url, number, "ship")["accepted"]
+    log.get_by_text(f"order #{number} has shipped with UPS").wait_for(timeout=15000)
+    screenshot(page, "widget-order-update")
+    page.get_by_role("button", name="Stop updates").click()
+    log.get_by_text("won't send you any more order updates").wait_for()
     context.close()
