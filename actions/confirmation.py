@@ -4,7 +4,7 @@ help?" after an FAQ answer, or a person."""
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -13,6 +13,7 @@ from actions.orders import CHANGES, UPDATES_SLOT, make_change
 from actions.shop_action import ShopAction
 from bot import contract, replies
 from bot.clock import today
+from bot.faq import service as faq
 from bot.i18n import Texts
 from bot.order_events import events_of
 from bot.orders import get_order_source
@@ -79,8 +80,11 @@ def subscribe(number: str, dispatcher: CollectingDispatcher, _: Texts) -> list[E
 
 
 class ActionStopUpdates(ShopAction):
-    """ "Stop updates" (typed, or the button under an update): the gateway ends every
-    subscription of this conversation."""
+    """Stop updates (typed, or the button under an update): the gateway ends every
+    subscription of this conversation. From a shopper who gets no updates here, a message the
+    FAQ answers outright ("unsubscribe me from the newsletter") is an FAQ question."""
+
+    uses_faq = True
 
     def name(self) -> str:
         return "action_stop_updates"
@@ -88,6 +92,10 @@ class ActionStopUpdates(ShopAction):
     def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        typed = not text.startswith("/")  # not the button's payload
+        if tracker.get_slot(UPDATES_SLOT) is None and typed and faq.search(text).kind == "answer":
+            return [FollowupAction("action_faq_answer")]
         dispatcher.utter_message(json_message=contract.updates_stop())
         dispatcher.utter_message(text=texts_for(tracker)(replies.UPDATES_OFF))
         return [SlotSet(UPDATES_SLOT, None), SlotSet("pending_action", None)]

@@ -272,6 +272,18 @@ def test_an_order_answer_offers_updates_and_yes_subscribes_with_what_is_old_news
     assert convo.slots["updates_order"] is None
 
 
+def test_unsubscribing_from_the_newsletter_without_order_updates_is_an_faq_question():
+    convo = Conversation()
+    convo.user("unsubscribe me from the newsletter", "stop_updates")
+    events = convo.run(ActionStopUpdates())
+    assert events == [{"event": "followup", "name": "action_faq_answer", "timestamp": None}]
+    assert updates_signal(convo) is None
+    convo = Conversation()  # a bare "stop" is still a stop, whatever the FAQ holds
+    convo.user("stop", "stop_updates")
+    convo.run(ActionStopUpdates())
+    assert updates_signal(convo) == {"stop": True}
+
+
 def test_no_updates_are_offered_when_nothing_more_will_happen():
     for number in ("10418", "10414", "10427"):  # delivered, cancelled, refunded
         convo = Conversation()
