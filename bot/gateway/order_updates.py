@@ -83,6 +83,9 @@ class OrderUpdates:
         for due in order_updates.claim_due(utcnow(), channels, self.engine):
             try:
                 sent += await self._send(due)
+            except OrderSourceUnavailable as error:  # the text needs the order: later
+                logger.warning("order update %s waits: the order system is down: %s", due.id, error)
+                self._retry_or_fail(due, None)
             except Exception:  # never lose the row in "sending": try again later
                 logger.exception("order update %s could not be sent", due.id)
                 self._retry_or_fail(due, None)
@@ -90,7 +93,7 @@ class OrderUpdates:
 
     async def _send(self, due: order_updates.Due) -> int:
         conversation = conversations.get(due.conversation_id, self.engine)
-        order = await self._read(due.order_number)
+        order = await asyncio.to_thread(get_order_source().get_order, due.order_number)
         if conversation is None or order is None:
             order_updates.failed(due.id, None, self.engine)
             return 0

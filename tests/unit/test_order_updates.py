@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot import conversations, demo_shop, order_updates
 from bot.channels.whatsapp import Template, update_templates
@@ -194,3 +194,19 @@ def test_an_order_system_down_sends_nothing_and_loses_nothing(store, monkeypatch
     get_settings.cache_clear()
     get_order_source.cache_clear()
     assert asyncio.run(updates.order_changed("10419")) == 1  # the next webhook or check
+
+
+def test_an_update_due_while_the_order_system_is_down_waits_for_a_retry(store, monkeypatch):
+    conversation, subscriber = subscriber_of(store, "10419", channel="web")
+    (late,) = events_of(SqlOrderSource(store).get_order("10453"), date.today())[1:]
+    order_updates.record(subscriber, [late], [], order_updates.utcnow(), store)
+    monkeypatch.setenv("ORDER_SOURCE", "tests.fakes.down_orders:DownOrderSource")
+    get_settings.cache_clear()
+    get_order_source.cache_clear()
+    updates = OrderUpdates(Gateway(RasaClient("http://127.0.0.1:9"), store), get_settings())
+    assert asyncio.run(updates.send_due()) == 0
+    with session_scope(store) as session:
+        row = session.scalars(select(OrderUpdate).where(OrderUpdate.event == "late")).one()
+        assert (row.status, row.attempts) == ("due", 1)  # retried after DELIVERY_RETRY_DELAYS
+        assert row.due_at > order_updates.utcnow()
+    assert conversations.messages(conversation.id, engine=store) == []
