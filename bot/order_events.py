@@ -33,6 +33,11 @@ class OrderEvent:
     kind: str
 
 
+def event_of(key: str) -> OrderEvent:
+    """The event an event key names ("refund:2" is a refund)."""
+    return OrderEvent(key, REFUNDED if key.startswith("refund:") else key)
+
+
 def events_of(order: OrderInfo, today: date, policy: ShopPolicy | None = None) -> list[OrderEvent]:
     """Every event that has happened to `order` by `today`, in the order they happen."""
     events = []
@@ -46,7 +51,7 @@ def events_of(order: OrderInfo, today: date, policy: ShopPolicy | None = None) -
         elif delivery_estimate(order, policy or load_policy(), today).kind == "late":
             events.append(OrderEvent(LATE, LATE))
     issued = [refund for refund in order.refunds if refund.status == "issued"]
-    events.extend(OrderEvent(f"refund:{n}", REFUNDED) for n in range(1, len(issued) + 1))
+    events.extend(event_of(f"refund:{n}") for n in range(1, len(issued) + 1))
     return events
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.clock import utcnow
-from bot.order_events import DELIVERED, OrderEvent
+from bot.order_events import DELIVERED, OrderEvent, event_of
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Message, OrderSubscription, OrderUpdate
 
@@ -66,7 +66,7 @@ def subscribe(
         subscription_id = found.id
     channel = _channel(conversation_id, engine)
     for key in known:
-        _insert(subscription_id, OrderEvent(key, key.partition(":")[0]), KNOWN, channel, engine)
+        _insert(subscription_id, event_of(key), KNOWN, channel, engine)
     return subscription_id
 
 
