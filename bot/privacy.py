@@ -38,6 +38,7 @@ from bot.store.db import get_engine, session_scope
 from bot.store.models import (
     ChannelReceipt,
     Conversation,
+    CsatSurvey,
     Customer,
     Message,
     Order,
@@ -46,6 +47,8 @@ from bot.store.models import (
     PrivacyAudit,
     StaffSession,
     Ticket,
+    TicketEvent,
+    TicketNote,
     VerificationFailure,
 )
 from bot.verify_attempts import hashed_sender, lock_window
@@ -264,6 +267,8 @@ def _delete_conversations(session: Session, ids: list[str]) -> dict[str, int]:
         counts["order_subscriptions"] += session.execute(
             delete(OrderSubscription).where(OrderSubscription.conversation_id.in_(chunk))
         ).rowcount
+        session.execute(delete(CsatSurvey).where(CsatSurvey.conversation_id.in_(chunk)))
+        _delete_ticket_notes(session, select(Ticket.id).where(Ticket.conversation_id.in_(chunk)))
         counts["messages"] += session.execute(
             delete(Message).where(Message.conversation_id.in_(chunk))
         ).rowcount
@@ -274,6 +279,13 @@ def _delete_conversations(session: Session, ids: list[str]) -> dict[str, int]:
             delete(Conversation).where(Conversation.id.in_(chunk))
         ).rowcount
     return counts
+
+
+def _delete_ticket_notes(session: Session, ticket_ids) -> None:
+    """Staff's notes and history on these tickets (a select of their ids), before them."""
+    session.execute(delete(CsatSurvey).where(CsatSurvey.ticket_id.in_(ticket_ids)))
+    session.execute(delete(TicketNote).where(TicketNote.ticket_id.in_(ticket_ids)))
+    session.execute(delete(TicketEvent).where(TicketEvent.ticket_id.in_(ticket_ids)))
 
 
 def _anonymise_customer(session: Session, email: str) -> int:
@@ -306,9 +318,9 @@ def purge(
         old = session.scalars(select(Conversation.id).where(Conversation.updated_at < cutoff)).all()
         counts.update(_delete_conversations(session, list(old)))
         # Tickets of conversations that never came through the gateway (`make shell`).
-        counts["tickets"] += session.execute(
-            delete(Ticket).where(func.coalesce(Ticket.closed_at, Ticket.created_at) < cutoff)
-        ).rowcount
+        old_ticket = func.coalesce(Ticket.closed_at, Ticket.created_at) < cutoff
+        _delete_ticket_notes(session, select(Ticket.id).where(old_ticket))
+        counts["tickets"] += session.execute(delete(Ticket).where(old_ticket)).rowcount
         counts["verification_failures"] = session.execute(
             delete(VerificationFailure).where(VerificationFailure.failed_at < now - lock_window())
         ).rowcount

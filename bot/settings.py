@@ -234,6 +234,26 @@ class Settings:
         "offer entries when the best is at least this likely right (0-1)",
         None,
     )
+    # Staff: alerts by email (optional) and the satisfaction survey
+    smtp_host: str = setting(
+        "SMTP_HOST", "the SMTP server for new-ticket emails to on-duty staff (unset: none)", ""
+    )
+    smtp_port: int = setting("SMTP_PORT", "its port", 587, at_least=1)
+    smtp_username: str = setting("SMTP_USERNAME", "its login (unset: none)", "")
+    smtp_password: str = setting("SMTP_PASSWORD", "its password", "", secret=True)
+    smtp_starttls: bool = setting("SMTP_STARTTLS", "upgrade the connection with STARTTLS", True)
+    alert_email_from: str = setting(
+        "ALERT_EMAIL_FROM", "the sender of alert emails", "assistant@localhost"
+    )
+    alert_email_to: tuple[str, ...] = setting(
+        "ALERT_EMAIL_TO", "on-duty staff's addresses, comma-separated (unset: no emails)", ()
+    )
+    csat_comment_minutes: float = setting(
+        "CSAT_COMMENT_MINUTES",
+        "after a rating, how long the shopper's next typed message counts as its comment",
+        10.0,
+        at_least=0,
+    )
     # Limits and timings
     rate_limit_messages_per_minute: int = setting(
         "RATE_LIMIT_MESSAGES_PER_MINUTE",

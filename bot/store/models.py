@@ -261,6 +261,59 @@ class OrderUpdate(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class CsatSurvey(Base):
+    """ "How did we do?", asked once per subject: a resolved ticket ("ticket:<id>") or a
+    conversation the bot closed on its own ("bot"). status: asked, rated (1-5), commented."""
+
+    __tablename__ = "csat_surveys"
+    __table_args__ = (UniqueConstraint("conversation_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(40))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), nullable=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    asked_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    rating: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    commented_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class TicketNote(Base):
+    """Staff's internal note on a ticket: shown to staff and in exports, never to the shopper
+    (a table of its own, so no shopper-facing query can return one)."""
+
+    __tablename__ = "ticket_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    author: Mapped[StaffUser] = relationship()
+
+
+class TicketEvent(Base):
+    """Who did what to a ticket, in order: taken, assigned (detail: to whom), unassigned,
+    resolved, returned."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+    actor: Mapped[StaffUser | None] = relationship()
+
+
 class FaqPhrasing(Base):
     """A shopper's question proposed as another phrasing of an FAQ entry, for staff review
     (status pending, approved or rejected); approved ones are written to the FAQ folder."""
