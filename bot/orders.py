@@ -72,6 +72,7 @@ class OrderInfo:
     shipment: ShipmentInfo | None = None
     returns: tuple[ReturnInfo, ...] = ()
     refunds: tuple[RefundInfo, ...] = ()
+    ship_name: str = ""  # the name on the delivery address (staff's saved replies greet by it)
 
     @property
     def total(self) -> Decimal:

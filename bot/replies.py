@@ -505,3 +505,16 @@ def update_buttons(kind: str, _: Texts) -> list[dict[str, str]]:
     if kind == order_events.LATE:
         buttons.insert(0, {"title": _(TALK_TO_PERSON), "payload": HANDOFF_PAYLOAD})
     return buttons
+
+
+# --- the satisfaction survey (bot/csat.py; asked and answered by bot/gateway/relay.py) -------
+
+CSAT_QUESTION = N_("How did we do? Please rate your experience from 1 (poor) to 5 (great).")
+CSAT_COMMENT_PROMPT = N_(
+    "Thank you! If you'd like, tell us in a message what went well or what we could do better."
+)
+CSAT_NO_THANKS = N_("No thanks")
+CSAT_COMMENT_THANKS = N_(
+    "Thank you for your feedback, it goes straight to our team. If there's anything else, just ask."
+)
+CSAT_DONE = N_("Thanks!")

@@ -41,6 +41,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 MAX_MESSAGE = 4096  # Telegram's limit for one text message
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
+SHORT_TITLE = 2  # buttons this short (a 1-5 rating) share one row...
+MAX_ROW = 8  # ...of at most this many, Telegram's limit
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,18 @@ def unsupported_kind(update: Update) -> str:
         if message is not None and getattr(message, kind, None):
             return kind
     return "attachment"
+
+
+def keyboard(message_id: int, buttons: list[dict[str, str]]) -> InlineKeyboardMarkup:
+    """One button per row, so long titles are readable; a scale of very short titles
+    ("1".."5") in one row, as it reads."""
+    keys = [
+        InlineKeyboardButton(b["title"][:64], callback_data=button_ref(message_id, n))
+        for n, b in enumerate(buttons)
+    ]
+    if len(keys) <= MAX_ROW and all(len(b["title"].strip()) <= SHORT_TITLE for b in buttons):
+        return InlineKeyboardMarkup([keys])
+    return InlineKeyboardMarkup([[key] for key in keys])
 
 
 def language_hint(update: Update) -> str | None:
@@ -173,16 +187,7 @@ class TelegramChannel:
             for i, piece in enumerate(pieces):
                 markup = None
                 if message.buttons and i == len(pieces) - 1:
-                    markup = InlineKeyboardMarkup(
-                        [
-                            [
-                                InlineKeyboardButton(
-                                    b["title"][:64], callback_data=button_ref(message.id, n)
-                                )
-                            ]
-                            for n, b in enumerate(message.buttons)
-                        ]
-                    )
+                    markup = keyboard(message.id, message.buttons)
                 await self.app.bot.send_message(chat_id, piece, reply_markup=markup)
 
     async def process_webhook(self, data: dict) -> None:

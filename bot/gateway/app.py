@@ -24,6 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from bot import language, privacy, replies
 from bot.channels import telegram, web, whatsapp
 from bot.gateway import (
+    alerts,
     console,
     explain_api,
     insights,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         try:
             yield
         finally:
+            gateway.alerts.close()  # staff alert streams still open end; queued emails go
             retention.cancel()
             sending_updates.cancel()
             await updates.aclose()
@@ -140,6 +142,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             *telegram.routes,
             *whatsapp.routes,
             *console.routes,
+            *alerts.routes,
             *explain_api.routes,
             *insights.routes,
             *privacy_console.routes,

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -34,7 +35,7 @@ from bot.gateway.security import (
     wants_json,
 )
 from bot.i18n import languages
-from bot.orders import get_order_source
+from bot.orders import OrderSourceUnavailable, get_order_source
 
 HERE = Path(__file__).parent
 
@@ -171,10 +172,16 @@ async def ticket_page(request: Request) -> Response:
     shop_language = gateway_of(request).settings.shop_language
     saved = saved_replies.for_language(language, shop_language, gateway_of(request).engine)
     updates = order_updates.of_conversation(ticket.conversation_id, gateway_of(request).engine)
+    staff_notes = tickets.notes(ticket.id, gateway_of(request).engine)
+    events = tickets.history(ticket.id, gateway_of(request).engine)
+    colleagues = staff.usernames(gateway_of(request).engine)
     if wants_json(request):
         return JSONResponse(
             {
                 "ticket": ticket_json(ticket),
+                "notes": [n.as_json() for n in staff_notes],
+                "history": [e.as_json() for e in events],
+                "staff": colleagues,
                 "language": language,
                 "order_updates": [u.as_json() for u in updates],
                 "saved_replies": [vars(v) for v in saved],
@@ -189,12 +196,23 @@ async def ticket_page(request: Request) -> Response:
             "ticket": ticket,
             "conversation": conversation,
             "messages": said,
+            "timeline": timeline(said, staff_notes),
+            "notes": staff_notes,
+            "history": events,
+            "colleagues": colleagues,
             "order": order,
             "saved_replies": saved,
             "order_updates": updates,
             "now": utcnow(),
         },
     )
+
+
+def timeline(said: list, staff_notes: list) -> list[tuple[str, object]]:
+    """The transcript with staff's notes between the messages, by time: ("message", Said) and
+    ("note", Note); at the same second a message comes first."""
+    entries = [("message", s) for s in said] + [("note", n) for n in staff_notes]
+    return sorted(entries, key=lambda entry: (entry[1].created_at, entry[0] == "note"))
 
 
 @staff_only
@@ -218,7 +236,14 @@ async def _change(request: Request, what: str) -> Response:
     try:
         ticket = load_ticket(request)
         if what == "assign":
-            tickets.assign(ticket.id, user, gateway.engine)
+            # With a colleague's username: theirs; without: the one asking takes it.
+            username = str((await form_fields(request)).get("username") or "").strip()
+            if username:
+                tickets.assign_to(ticket.id, username, user, gateway.engine)
+            else:
+                tickets.assign(ticket.id, user, gateway.engine)
+        elif what == "unassign":
+            tickets.unassign(ticket.id, user, gateway.engine)
         elif what == "reply":
             form = await form_fields(request)
             await gateway.agent_reply(ticket.id, user, clean_text(form.get("text")))
@@ -249,12 +274,36 @@ def change(what: str):
 
 
 @staff_only
+async def add_note(request: Request) -> Response:
+    """An internal note on the ticket, for staff only (closed tickets take them too)."""
+    gateway = gateway_of(request)
+    try:
+        ticket = load_ticket(request)
+        form = await form_fields(request)
+        text = form.get("text")
+        if not isinstance(text, str):
+            raise BadRequest("'text' must be a string")
+        note = tickets.add_note(ticket.id, current_staff(request).user, text, gateway.engine)
+    except LookupError:
+        return JSONResponse({"error": "no such ticket"}, status_code=404)
+    except (ValueError, BadRequest) as problem:
+        status = problem.status if isinstance(problem, BadRequest) else 400
+        if wants_json(request):
+            return JSONResponse({"error": str(problem)}, status_code=status)
+        return PlainTextResponse(str(problem), status_code=status)
+    if wants_json(request):
+        return JSONResponse({"note": note.as_json()}, status_code=201)
+    return RedirectResponse(f"/console/tickets/{ticket.id}#notes", status_code=303)
+
+
+@staff_only
 async def export(request: Request) -> Response:
     try:
         ticket, conversation, said = ticket_with_transcript(request)
     except LookupError:
         return PlainTextResponse("No such ticket.", status_code=404)
     name = f"ticket-H-{ticket.id}"
+    staff_notes = tickets.notes(ticket.id, gateway_of(request).engine)
     if request.query_params.get("format", "json") == "text":
         lines = [
             f"Ticket H-{ticket.id} ({tickets.REASONS.get(ticket.reason, ticket.reason)}, "
@@ -262,7 +311,10 @@ async def export(request: Request) -> Response:
             f"opened {ticket.created_at:%Y-%m-%d %H:%M} UTC",
             "",
         ]
-        for s in said:
+        for kind, s in timeline(said, staff_notes):
+            if kind == "note":  # staff's, never sent to the shopper
+                lines.append(f"[{s.created_at:%Y-%m-%d %H:%M:%S}] [note] {s.author}: {s.text}")
+                continue
             who = f"agent {s.agent}" if s.agent else s.sender
             lines.append(f"[{s.created_at:%Y-%m-%d %H:%M:%S}] {who}: {s.text}")
         return PlainTextResponse(
@@ -274,6 +326,9 @@ async def export(request: Request) -> Response:
         "channel": conversation.channel if conversation else None,
         "channel_user_id": conversation.channel_user_id if conversation else None,
         "messages": [s.as_json() for s in said],
+        # Staff's internal notes: never sent to the shopper.
+        "notes": [{"type": "note", **n.as_json()} for n in staff_notes],
+        "history": [e.as_json() for e in tickets.history(ticket.id, gateway_of(request).engine)],
     }
     return Response(
         json.dumps(body, ensure_ascii=False, indent=2),
@@ -314,9 +369,83 @@ async def save_reply(request: Request) -> Response:
     return RedirectResponse("/console/replies", status_code=303)
 
 
+async def _reply_change(request: Request, what: str) -> Response:
+    """Edit a saved reply's version, delete it, or delete the whole reply (every language)."""
+    engine = gateway_of(request).engine
+    vid = int(request.path_params["vid"])
+    try:
+        if not in_id_range(vid):
+            raise LookupError(vid)
+        if what == "edit":
+            text = str((await form_fields(request)).get("text", ""))
+            body: dict = {"saved_reply": vars(saved_replies.edit(vid, text, engine))}
+        elif what == "delete":
+            body = {"deleted": vars(saved_replies.delete_version(vid, engine))}
+        else:
+            body = {"deleted_reply": saved_replies.delete_reply(vid, engine)}
+    except LookupError:
+        status, problem = 404, "no such saved reply"
+    except (BadRequest, ValueError) as error:
+        status, problem = 400, str(error)
+    else:
+        if wants_json(request):
+            return JSONResponse(body)
+        return RedirectResponse("/console/replies", status_code=303)
+    if wants_json(request):
+        return JSONResponse({"error": problem}, status_code=status)
+    return PlainTextResponse(problem, status_code=status)
+
+
+def reply_change(what: str):
+    @staff_only
+    async def handler(request: Request) -> Response:
+        return await _reply_change(request, what)
+
+    handler.__name__ = f"saved_reply_{what.replace('-', '_')}"
+    return handler
+
+
+@staff_only
+async def ticket_saved_replies(request: Request) -> Response:
+    """The saved replies a ticket's reply box offers: the shopper's language (else the shop's),
+    placeholders filled from the verified order. The "/" list fetches these, so the page need
+    not carry the order; a placeholder without a value stays visible for the agent to edit."""
+    gateway = gateway_of(request)
+    try:
+        ticket = load_ticket(request)
+    except LookupError:
+        return JSONResponse({"error": "no such ticket"}, status_code=404)
+    conversation = conversations.get(ticket.conversation_id, gateway.engine)
+    language = conversation.language if conversation else None
+    order = None
+    if ticket.order_number:
+        try:  # the shop's system may be slow: not on the event loop
+            order = await run_in_threadpool(get_order_source().get_order, ticket.order_number)
+        except OrderSourceUnavailable:
+            order = None  # the placeholders stay as written, for the agent to fill in
+    offered = saved_replies.for_ticket(
+        language, gateway.settings.shop_language, order, gateway.engine
+    )
+    return JSONResponse(
+        {
+            "language": language,
+            "order_number": order.number if order else None,
+            "saved_replies": [
+                {**vars(v), "unfilled": saved_replies.unfilled(v.text)} for v in offered
+            ],
+        }
+    )
+
+
 routes = [
     Route("/console/replies", replies_page, methods=["GET"]),
     Route("/console/replies", save_reply, methods=["POST"]),
+    Route("/console/replies/{vid:int}", reply_change("edit"), methods=["POST"]),
+    *[
+        Route(f"/console/replies/{{vid:int}}/{what}", reply_change(what), methods=["POST"])
+        for what in ("delete", "delete-reply")
+    ],
+    Route("/console/tickets/{tid:int}/saved-replies", ticket_saved_replies, methods=["GET"]),
     Route("/console/login", login_page, methods=["GET"]),
     Route("/console/login", login, methods=["POST"]),
     Route("/console/logout", logout, methods=["POST"]),
@@ -326,9 +455,10 @@ routes = [
     Route("/console/tickets/{tid:int}", ticket_page, methods=["GET"]),
     Route("/console/tickets/{tid:int}/messages", ticket_messages, methods=["GET"]),
     Route("/console/tickets/{tid:int}/export", export, methods=["GET"]),
+    Route("/console/tickets/{tid:int}/note", add_note, methods=["POST"]),
     *[
         Route(f"/console/tickets/{{tid:int}}/{what}", change(what), methods=["POST"])
-        for what in ("assign", "reply", "resolve", "handback")
+        for what in ("assign", "unassign", "reply", "resolve", "handback")
     ],
     Mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static"),
 ]

@@ -2,8 +2,10 @@
 
 Bot mode: the shopper's message goes to Rasa and the replies come back. Human mode (after a
 handoff): messages are stored and shown to staff, and the bot stays quiet until a person
-resolves the ticket or hands the conversation back. Getting what was said to the shopper's
-channel, with retries, is bot/gateway/delivery.py's.
+resolves the ticket or hands the conversation back. After a resolve, or a conversation the bot
+closed on its own, the shopper is asked how we did (bot/csat.py); the answers are taken here,
+before Rasa, which never sees them. Getting what was said to the shopper's channel, with
+retries, is bot/gateway/delivery.py's.
 """
 
 from __future__ import annotations
@@ -17,9 +19,19 @@ from weakref import WeakValueDictionary
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from bot import contract, conversations, faq_phrasings, language, order_updates, replies, tickets
+from bot import (
+    contract,
+    conversations,
+    csat,
+    faq_phrasings,
+    language,
+    order_updates,
+    replies,
+    tickets,
+)
 from bot.contract import Reply
 from bot.conversations import Said, log_ref
+from bot.gateway.alerts import Alerts
 from bot.gateway.delivery import Delivery
 from bot.gateway.hub import Hub
 from bot.gateway.limits import RateLimiter
@@ -65,6 +77,7 @@ class Gateway:
         self.rasa = rasa
         self.engine = engine
         self.hub = Hub()
+        self.alerts = Alerts(settings, engine)  # staff's live alerts and emails
         self.delivery = Delivery(self.hub, settings.delivery_retry_delays, engine)
         self.message_limit = RateLimiter(settings.rate_limit_messages_per_minute)
         # Beyond the rate limit messages are stored but not answered; beyond this they are not
@@ -150,6 +163,7 @@ class Gateway:
             current = conversations.get(cid, self.engine)
             _ = texts_of(current)
             if current.mode == "human":
+                self.alerts.shopper_wrote(cid)
                 return []
             if not allowed:
                 logger.info("%s: sender over the rate limit", log_ref(cid))
@@ -158,6 +172,9 @@ class Gateway:
                 return []
             if decision.asked_for:  # "English please": nothing for Rasa to understand
                 return await self._say(current, said_by_bot(_(replies.LANGUAGE_CHOSEN)))
+            survey_reply = self._survey_answer(current, shopper, text, payload)
+            if survey_reply is not None:  # a rating or its comment: not for Rasa
+                return await self._say(current, survey_reply)
             try:
                 answer = await self.rasa.send(
                     cid,
@@ -184,6 +201,8 @@ class Gateway:
                     faq_phrasings.propose_from_feedback(cid, str(faq_id), self.engine)
             except OperationalError as error:  # the reply is out; only the report loses
                 logger.warning("%s: turn notes not stored: %s", log_ref(cid), error.orig)
+            if reply.handoff is None:
+                said += await self._ask_if_bot_closed(current, shopper, reply)
             return said
 
     async def receive_unsupported(self, conversation: Conversation, kind: str) -> list[Said]:
@@ -210,6 +229,7 @@ class Gateway:
             ticket = tickets.hand_off(
                 conversation.id, reply.handoff.reason, reply.handoff.order_number, self.engine
             )
+            self.alerts.ticket_opened(ticket, reply.handoff.reason, conversation)
             hours = load_policy().support_hours
             answer.append({"text": replies.handoff_notice(ticket, hours, datetime.now(UTC), _)})
         said = []
@@ -235,6 +255,68 @@ class Gateway:
             )
         await self.delivery.send(conversation, said)
         return said
+
+    # --- the satisfaction survey (bot/csat.py) ---------------------------------------------
+    async def _ask_survey(
+        self,
+        conversation: Conversation,
+        subject: str,
+        ticket_id: int | None = None,
+        agent_id: int | None = None,
+    ) -> list[Said]:
+        """Ask "How did we do?" with 1-5 buttons, once per subject: nothing if asked before."""
+        _ = texts_of(conversation)
+        survey = csat.ask(
+            conversation.id,
+            subject,
+            ticket_id,
+            agent_id,
+            conversation.channel,
+            _.language,
+            self.engine,
+        )
+        if survey is None:
+            return []
+        question = {"text": _(replies.CSAT_QUESTION), "buttons": csat.rating_buttons()}
+        return await self._say(conversation, Reply(visible=[question]))
+
+    async def _ask_if_bot_closed(
+        self, conversation: Conversation, shopper: Said, reply: Reply
+    ) -> list[Said]:
+        """After the bot's reply to a thanks or goodbye that closes a conversation it handled
+        alone (bot/csat.py `bot_closed`), the survey; once per conversation."""
+        intent = reply.notes.get(contract.NOTE_INTENT)
+        try:
+            if csat.bot_closed(conversation.id, shopper.id, intent, self.engine):
+                return await self._ask_survey(conversation, csat.BOT)
+        except OperationalError as error:  # the reply is out; the survey is not worth a retry
+            logger.warning("%s: survey not asked: %s", log_ref(conversation.id), error.orig)
+        return []
+
+    def _survey_answer(
+        self, conversation: Conversation, shopper: Said, text: str, payload: str | None
+    ) -> Reply | None:
+        """The bot's reply when the shopper's message answers the survey (a rating, "No
+        thanks", the comment), noted on their message; None when it is for Rasa."""
+        answer = csat.answer(
+            conversation.id,
+            shopper.id,
+            text,
+            payload,
+            self.engine,
+            self.settings.csat_comment_minutes,
+        )
+        if answer is None:
+            return None
+        conversations.annotate(shopper.id, {csat.NOTE: answer.note}, self.engine)
+        _ = texts_of(conversation)
+        if answer.rated:
+            no_thanks = {"title": _(replies.CSAT_NO_THANKS), "payload": csat.DONE_PAYLOAD}
+            prompt = {"text": _(replies.CSAT_COMMENT_PROMPT), "buttons": [no_thanks]}
+            return Reply(visible=[prompt])
+        if answer.note == csat.COMMENT:
+            return said_by_bot(_(replies.CSAT_COMMENT_THANKS))
+        return said_by_bot(_(replies.CSAT_DONE))
 
     # --- staff side -----------------------------------------------------------------------
     def _conversation_of(self, ticket_id: int) -> Conversation:
@@ -264,18 +346,23 @@ class Gateway:
         """Done: the ticket closes and the bot answers the shopper's next message."""
         conversation = self._conversation_of(ticket_id)
         async with self._lock(conversation.id):
-            tickets.close(ticket_id, "resolved", self.engine)
+            tickets.close(ticket_id, "resolved", self.engine, by=agent)
             conversations.set_mode(conversation.id, "bot", self.engine)
             conversations.add(
                 conversation.id, "system", f"Resolved by {agent.username}.", engine=self.engine
             )
             self.hub.notify(conversation.id)
+            # How did we do? About the person who had the ticket (who resolved it, if nobody).
+            ticket = tickets.get_ticket(ticket_id, self.engine)
+            agent_id = ticket.assignee_id if ticket and ticket.assignee_id else agent.id
+            current = conversations.get(conversation.id, self.engine)
+            await self._ask_survey(current, csat.ticket_subject(ticket_id), ticket_id, agent_id)
 
     async def hand_back(self, ticket_id: int, agent: StaffUser) -> list[Said]:
         """Back to the bot, which greets the shopper again."""
         conversation = self._conversation_of(ticket_id)
         async with self._lock(conversation.id):
-            tickets.close(ticket_id, "returned", self.engine)
+            tickets.close(ticket_id, "returned", self.engine, by=agent)
             conversations.set_mode(conversation.id, "bot", self.engine)
             conversations.add(
                 conversation.id,

@@ -263,6 +263,9 @@ def to_info(node: dict[str, Any]) -> OrderInfo:
         currency=currency,
         email=node.get("email") or "",
         postcode=address.get("zip") or "",
+        ship_name=" ".join(
+            part for part in (address.get("firstName"), address.get("lastName")) if part
+        ),
         ship_to=", ".join(
             part
             for part in (address.get("address1"), address.get("city"), address.get("zip"))

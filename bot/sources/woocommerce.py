@@ -228,6 +228,9 @@ def to_info(
         currency=currency,
         email=(order.get("billing") or {}).get("email") or "",
         postcode=shipping.get("postcode") or "",
+        ship_name=" ".join(
+            part for part in (shipping.get("first_name"), shipping.get("last_name")) if part
+        ),
         ship_to=", ".join(
             part
             for part in (shipping.get("address_1"), shipping.get("city"), shipping.get("postcode"))

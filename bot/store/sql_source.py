@@ -109,6 +109,7 @@ def to_info(order: Order) -> OrderInfo:
         email=order.customer.email,
         postcode=order.ship_postcode,
         ship_to=address,
+        ship_name=order.ship_name,
         lines=tuple(
             LineInfo(line.sku, line.name, line.quantity, line.unit_price, line.final_sale)
             for line in order.lines

@@ -3,6 +3,7 @@ CSRF and same-origin checks, and every ticket change. Rasa is on a port nobody l
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -111,7 +112,9 @@ def test_reply_resolve_and_hand_back(client, store):
     resolved = client.post(f"/console/tickets/{ticket}/resolve", headers=headers)
     assert resolved.json()["ticket"]["status"] == "resolved"
     assert conversations.get(cid, store).mode == "bot"
-    assert conversations.messages(cid, engine=store)[-1].text == "Resolved by alex."
+    # (then the shopper may be asked for a rating: bot/csat.py)
+    said = conversations.messages(cid, engine=store)
+    assert [s.text for s in said if s.sender == "system"][-1] == "Resolved by alex."
     again = client.post(f"/console/tickets/{ticket}/resolve", headers=headers)
     assert again.status_code == 409 and "already resolved" in again.json()["error"]
     assert client.post("/console/tickets/999/resolve", headers=headers).status_code == 404
@@ -129,3 +132,94 @@ def test_an_empty_reply_is_refused(client, store):
     headers = {**JSON, "x-csrf-token": log_in(client)}
     response = client.post(f"/console/tickets/{ticket}/reply", json={"text": " "}, headers=headers)
     assert response.status_code == 400 and "empty" in response.json()["error"]
+
+
+def test_notes_stay_with_staff_the_transcript_and_the_exports(client, store):
+    conversation, key = conversations.start_with_key("api", engine=store)
+    conversations.add(conversation.id, "shopper", "my parcel is wet", engine=store)
+    ticket = tickets.hand_off(conversation.id, "shopper_request", engine=store)
+    headers = {**JSON, "x-csrf-token": log_in(client)}
+    note = "Wholesale client: replace without asking for photos."
+    forged = client.post(f"/console/tickets/{ticket}/note", json={"text": note}, headers=JSON)
+    assert forged.status_code == 403 and tickets.notes(ticket, store) == []
+    added = client.post(
+        f"/console/tickets/{ticket}/note", json={"text": f" {note} "}, headers=headers
+    )
+    assert added.status_code == 201 and added.json()["note"]["author"] == "alex"
+    assert added.json()["note"]["text"] == note
+    empty = client.post(f"/console/tickets/{ticket}/note", json={"text": "  "}, headers=headers)
+    assert empty.status_code == 400 and "empty" in empty.json()["error"]
+    assert (
+        client.post("/console/tickets/999/note", json={"text": "x"}, headers=headers).status_code
+        == 404
+    )
+    form = client.post(
+        f"/console/tickets/{ticket}/note",
+        data={"text": "Second note, from the page.", "csrf_token": headers["x-csrf-token"]},
+    )
+    assert form.status_code == 303 and form.headers["location"].startswith(
+        f"/console/tickets/{ticket}"
+    )
+
+    shown = client.get(f"/console/tickets/{ticket}", headers=JSON).json()
+    assert [(n["author"], n["text"]) for n in shown["notes"]] == [
+        ("alex", note),
+        ("alex", "Second note, from the page."),
+    ]
+    assert note not in str(shown["messages"])
+    page = client.get(f"/console/tickets/{ticket}").text
+    assert note in page and "Internal note" in page
+    assert page.index("my parcel is wet") < page.index(note)  # in the transcript, by time
+    text = client.get(f"/console/tickets/{ticket}/export?format=text").text
+    assert f"[note] alex: {note}" in text
+    exported = client.get(f"/console/tickets/{ticket}/export").json()
+    assert exported["notes"][0]["type"] == "note" and exported["notes"][0]["text"] == note
+    assert note not in str(exported["messages"])
+    # The shopper's side: the messages of their conversation, with no note among them.
+    mine = client.get(f"/api/conversations/{key}/messages").json()["messages"]
+    assert [m["text"] for m in mine] == ["my parcel is wet"]
+    assert note not in str(client.get(f"/console/tickets/{ticket}/messages", headers=JSON).json())
+
+
+def test_assign_to_a_colleague_unassign_and_the_history(client, store):
+    sam = staff.create_user("sam", PASSWORD, store)
+    ticket = handed_off(store)
+    headers = {**JSON, "x-csrf-token": log_in(client)}
+    path = f"/console/tickets/{ticket}"
+    assert client.post(f"{path}/unassign", headers=JSON).status_code == 403  # no CSRF token
+    unknown = client.post(f"{path}/assign", json={"username": "nobody"}, headers=headers)
+    assert unknown.status_code == 409 and "no colleague" in unknown.json()["error"]
+    assert client.get(path, headers=JSON).json()["staff"] == ["alex", "sam"]
+    queue = client.get("/console?queue=unassigned", headers=JSON).json()["tickets"]
+    assert [t["id"] for t in queue] == [ticket]
+
+    to_sam = client.post(f"{path}/assign", json={"username": "sam"}, headers=headers)
+    assert to_sam.status_code == 200 and to_sam.json()["ticket"]["status"] == "assigned"
+    assert to_sam.json()["ticket"]["assignee_id"] == sam.id
+    assert client.get("/console?queue=unassigned", headers=JSON).json()["tickets"] == []
+    assert client.get("/console?queue=mine", headers=JSON).json()["tickets"] == []  # sam's
+
+    back = client.post(f"{path}/unassign", headers=headers)
+    assert (
+        back.json()["ticket"]["status"] == "open" and back.json()["ticket"]["assignee_id"] is None
+    )
+    again = client.post(f"{path}/unassign", headers=headers)
+    assert again.status_code == 409
+    taken = client.post(f"{path}/assign", data={"csrf_token": headers["x-csrf-token"]})
+    assert taken.status_code == 303  # the page's "Take this ticket": no username
+    assert [t["id"] for t in client.get("/console?queue=mine", headers=JSON).json()["tickets"]] == [
+        ticket
+    ]
+    client.post(f"{path}/resolve", headers=headers)
+    history = client.get(path, headers=JSON).json()["history"]
+    assert [(h["actor"], h["action"], h["detail"]) for h in history] == [
+        (None, "opened", "shopper_request"),
+        ("alex", "assigned", "sam"),
+        ("alex", "unassigned", None),
+        ("alex", "taken", None),
+        ("alex", "resolved", None),
+    ]
+    page = client.get(path).text
+    assert "assigned to sam by alex" in page and "resolved by alex" in page
+    tabs = client.get("/console?queue=unassigned").text
+    assert re.search(r'queue=unassigned"\s+aria-current="page" class="current">Unassigned<', tabs)
