@@ -185,11 +185,13 @@ def read_password(from_stdin: bool, preset: str = "") -> str:
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
     from bot.clock import utcnow
     from bot.report import Period, build_report, parse_since
     from bot.report_formats import as_csv, as_text
 
-    now = utcnow()
+    now = utcnow() + timedelta(seconds=1)  # stored times are whole seconds: include this one
     until = parse_since(args.until, now) if args.until else now
     report = build_report(Period(parse_since(args.since, now), until, args.channel))
     if args.format == "json":

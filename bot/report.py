@@ -5,6 +5,10 @@ the conversations started in a period (UTC), optionally on one channel.
 A conversation counts once a shopper has said something in it; it is contained when it never
 got a handoff ticket. Intents, FAQ answers, "don't know"s and feedback are the notes the
 gateway keeps on each shopper message (`bot.contract.read_reply`).
+
+Two sections are read by their own dates instead: CSAT from the surveys *asked* in the period
+(a ticket opened last week and resolved in this one is rated in this one), and the ticket
+trends from the tickets *opened* in the period, per ISO week (the team's workload).
 """
 
 from __future__ import annotations
@@ -14,19 +18,27 @@ import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, select
 
-from bot import contract
+from bot import contract, csat
 from bot.clock import utcnow
 from bot.contract import NOTE_FAQ_ID, NOTE_FEEDBACK, NOTE_HANDOFF, NOTE_INTENT, NOTE_OUTCOME
 from bot.faq.gaps import MAX_GROUPED, group_gaps_by_language
 from bot.faq.service import search as faq_search
 from bot.intents import ORDER_TOPICS, SMALL_TALK
 from bot.store.db import get_engine, session_scope
-from bot.store.models import Conversation, Message, OrderSubscription, OrderUpdate, Ticket
+from bot.store.models import (
+    Conversation,
+    CsatSurvey,
+    Message,
+    OrderSubscription,
+    OrderUpdate,
+    StaffUser,
+    Ticket,
+)
 
 # Messages that steer the conversation rather than ask something an FAQ entry could answer.
 NOT_QUESTIONS = SMALL_TALK | {"human_handoff", "inform", "faq_choice"}
@@ -35,6 +47,10 @@ SINCE_RE = re.compile(r"^(\d+)([hdw])$")
 WHERE_IS_MY_ORDER = {"order_status", "shipping_eta"}
 # A conversation from before the language was stored (migration 0002).
 UNKNOWN_LANGUAGE = "unknown"
+# A CSAT rating of 4 or 5 is a satisfied shopper (the usual CSAT score).
+SATISFIED_FROM = 4
+# A handoff survey whose ticket no staff member answered (resolved without a reply).
+NO_AGENT = "(no agent)"
 
 
 @dataclass(frozen=True)
@@ -140,6 +156,8 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
             if message.sender != "shopper":
                 continue
             notes = notes_of(message)
+            if csat.NOTE in notes:  # a rating or its comment (bot/csat.py): not a question
+                continue
             intent = notes.get(NOTE_INTENT)
             if intent and not contract.is_internal_intent(intent):
                 intents[intent] += 1
@@ -233,6 +251,8 @@ def build_report(period: Period, engine: Engine | None = None, gaps: bool = True
         "gap_messages": len(gap_texts),
         "gap_messages_grouped": min(len(gap_texts), MAX_GROUPED) if gaps else 0,
         "order_updates": order_update_figures(period, engine),
+        "csat": csat_report(period, engine),
+        "ticket_trends": ticket_trends(period, engine),
     }
 
 
@@ -301,3 +321,150 @@ def order_update_figures(period: Period, engine: Engine) -> dict[str, Any]:
         "asked_where_after": len(asked_again),
         "asked_where_after_rate": round(len(asked_again) / told, 3) if told else None,
     }
+
+
+def csat_figures(ratings: list[int | None]) -> dict[str, Any]:
+    """Surveys asked, how many were rated, and of those the share of 4-5 and the average.
+    `ratings` has one entry per survey asked: its rating, or None if never answered."""
+    rated = [r for r in ratings if r is not None]
+    satisfied = sum(r >= SATISFIED_FROM for r in rated)
+    return {
+        "asked": len(ratings),
+        "rated": len(rated),
+        "response_rate": round(len(rated) / len(ratings), 3) if ratings else None,
+        "satisfied": satisfied,
+        "satisfied_rate": round(satisfied / len(rated), 3) if rated else None,
+        "average_rating": round(sum(rated) / len(rated), 3) if rated else None,
+    }
+
+
+def _grouped(pairs: list[tuple[str, int | None]], name: str) -> list[dict[str, Any]]:
+    """CSAT figures per agent, channel or language (`pairs`: that value and a survey's rating),
+    most surveys first."""
+    groups: dict[str, list[int | None]] = defaultdict(list)
+    for value, rating in pairs:
+        groups[value].append(rating)
+    ordered = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))
+    return [{name: value, **csat_figures(ratings)} for value, ratings in ordered]
+
+
+@dataclass(frozen=True)
+class _Survey:
+    conversation_id: str
+    subject: str
+    ticket_id: int | None
+    agent: str | None
+    channel: str
+    language: str
+    asked_at: datetime
+    rating: int | None
+    comment: str | None
+    answered_at: datetime | None
+
+
+def csat_report(period: Period, engine: Engine) -> dict[str, Any]:
+    """ "How did we do?" for the surveys asked in the period: overall, the bot alone ("bot")
+    and handoffs ("ticket:<id>"), per agent, channel, language and day, and the comments."""
+    with session_scope(engine) as session:
+        query = (
+            select(CsatSurvey, StaffUser.username)
+            .outerjoin(StaffUser, StaffUser.id == CsatSurvey.agent_id)
+            .where(CsatSurvey.asked_at >= period.since, CsatSurvey.asked_at < period.until)
+            .order_by(CsatSurvey.id)
+        )
+        if period.channel:
+            query = query.where(CsatSurvey.channel == period.channel)
+        surveys = [
+            _Survey(
+                conversation_id=s.conversation_id,
+                subject=s.subject,
+                ticket_id=s.ticket_id,
+                agent=username,
+                channel=s.channel,
+                language=s.language or UNKNOWN_LANGUAGE,
+                asked_at=s.asked_at,
+                rating=s.rating,
+                comment=(s.comment or "").strip() or None,
+                answered_at=s.commented_at or s.rated_at,
+            )
+            for s, username in session.execute(query)
+        ]
+    bot = [s for s in surveys if s.subject == "bot"]
+    handoffs = [s for s in surveys if s.subject != "bot"]
+    by_day: dict[str, list[int | None]] = defaultdict(list)
+    for survey in surveys:
+        by_day[survey.asked_at.date().isoformat()].append(survey.rating)
+    commented = sorted(
+        (s for s in surveys if s.comment),
+        key=lambda s: (s.answered_at or s.asked_at, s.conversation_id),
+        reverse=True,
+    )
+    return {
+        "overall": csat_figures([s.rating for s in surveys]),
+        "bot": csat_figures([s.rating for s in bot]),
+        "handoffs": csat_figures([s.rating for s in handoffs]),
+        "by_agent": _grouped([(s.agent or NO_AGENT, s.rating) for s in handoffs], "agent"),
+        "by_channel": _grouped([(s.channel, s.rating) for s in surveys], "channel"),
+        "by_language": _grouped([(s.language, s.rating) for s in surveys], "language"),
+        "daily": [
+            {"date": day, **csat_figures(by_day[day])}
+            for day in days_between(period.since, period.until)
+        ],
+        "comments": [
+            {
+                "rating": s.rating,
+                "comment": s.comment,
+                "channel": s.channel,
+                "language": s.language,
+                "agent": s.agent,
+                "at": (s.answered_at or s.asked_at).isoformat(timespec="seconds") + "Z",
+                "conversation_id": s.conversation_id,
+                "ticket_id": s.ticket_id,
+            }
+            for s in commented
+        ],
+    }
+
+
+def weeks_between(since: datetime, until: datetime) -> list[date]:
+    """The Monday of every ISO week the period touches, so a quiet week shows as zero."""
+    first = since.date() - timedelta(days=since.weekday())
+    last = (until - timedelta(microseconds=1)).date()
+    return [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def ticket_trends(period: Period, engine: Engine) -> dict[str, Any]:
+    """Tickets opened in the period per reason per ISO week ("2026-W47"), every week of the
+    period and every reason seen in it filled in; reasons with the most tickets first."""
+    with session_scope(engine) as session:
+        query = select(Ticket.reason, Ticket.created_at).where(
+            Ticket.created_at >= period.since, Ticket.created_at < period.until
+        )
+        if period.channel:  # a ticket's channel is its conversation's
+            query = query.join(Conversation, Conversation.id == Ticket.conversation_id).where(
+                Conversation.channel == period.channel
+            )
+        rows = session.execute(query).all()
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    totals: Counter[str] = Counter()
+    for reason, created_at in rows:
+        counts[iso_week(created_at.date())][reason] += 1
+        totals[reason] += 1
+    reasons = sorted(totals, key=lambda r: (-totals[r], r))
+    weeks = []
+    for monday in weeks_between(period.since, period.until):
+        week = iso_week(monday)
+        weeks.append(
+            {
+                "week": week,
+                "starts": monday.isoformat(),
+                "tickets": sum(counts[week].values()),
+                "by_reason": {reason: counts[week][reason] for reason in reasons},
+            }
+        )
+    return {"reasons": reasons, "weeks": weeks}

@@ -17,6 +17,64 @@ def minutes(figure: dict[str, Any]) -> str:
     return f"{figure['median_minutes']} min median over {figure['tickets']} tickets"
 
 
+def rating(average: float | None) -> str:
+    return "n/a" if average is None else f"{average:.2f}"
+
+
+def csat_line(label: str, figures: dict[str, Any]) -> str:
+    return (
+        f"  {label:<22}{figures['asked']:>6}{figures['rated']:>6}"
+        f"{percent(figures['response_rate']):>10}{percent(figures['satisfied_rate']):>11}"
+        f"{rating(figures['average_rating']):>9}"
+    )
+
+
+def csat_text(csat: dict[str, Any]) -> list[str]:
+    """CSAT overall, bot alone, handoffs, then per agent, channel, language and day (days with
+    surveys; every day is in the CSV), and the comments, newest first."""
+    lines = [
+        "How did we do? (CSAT; surveys asked in the period)",
+        f"  {'':<22}{'asked':>6}{'rated':>6}{'responded':>10}{'4-5 (sat.)':>11}{'average':>9}",
+        csat_line("overall", csat["overall"]),
+        csat_line("the bot alone", csat["bot"]),
+        csat_line("handoffs", csat["handoffs"]),
+    ]
+    for title, rows, key in (
+        ("by agent (handoffs)", csat["by_agent"], "agent"),
+        ("by channel", csat["by_channel"], "channel"),
+        ("by language", csat["by_language"], "language"),
+    ):
+        lines.append(f"  {title}")
+        lines += [csat_line(f"  {row[key]}", row) for row in rows] or ["    (none)"]
+    lines.append("  by day asked")
+    lines += [csat_line(f"  {day['date']}", day) for day in csat["daily"] if day["asked"]] or [
+        "    (none)"
+    ]
+    lines += ["", "CSAT comments, newest first"]
+    for c in csat["comments"]:
+        about = f"ticket H-{c['ticket_id']}" if c["ticket_id"] else "the bot"
+        where = f"conversation {c['conversation_id']}"
+        lines.append(
+            f"  {c['rating'] or '-'}/5  {c['at'][:16].replace('T', ' ')}  {c['channel']}, "
+            f"{c['language']}, {c['agent'] or 'no agent'}, {about}, {where}"
+        )
+        lines.append(f"        {c['comment']}")
+    if not csat["comments"]:
+        lines.append("  (none)")
+    return lines
+
+
+def trends_text(trends: dict[str, Any]) -> list[str]:
+    lines = ["Tickets opened per week, by reason"]
+    for week in trends["weeks"]:
+        reasons = ", ".join(f"{r} {n}" for r, n in week["by_reason"].items() if n)
+        lines.append(
+            f"  {week['week']} (from {week['starts']}) {week['tickets']:>4}"
+            + (f": {reasons}" if reasons else "")
+        )
+    return lines
+
+
 def as_text(report: dict[str, Any]) -> str:
     period = report["period"]
     lines = [
@@ -72,6 +130,7 @@ def as_text(report: dict[str, Any]) -> str:
         f"  asked where it is after an update: {updates['asked_where_after']} of "
         f"{updates['shoppers_updated']} shoppers ({percent(updates['asked_where_after_rate'])})",
     ]
+    lines += ["", *csat_text(report["csat"]), "", *trends_text(report["ticket_trends"])]
     lines += ["", f"FAQ gaps ({report['gap_messages']} unanswered messages), largest first"]
     for group in report["faq_gaps"]:
         lines.append(f"  {group['size']:>3} x [{group['language']}] {group['question']}")
@@ -126,9 +185,42 @@ def as_csv(report: dict[str, Any]) -> str:
     rows.writerow(["order_updates", "waiting", updates["waiting"], ""])
     detail = f"of {updates['shoppers_updated']} shoppers updated"
     rows.writerow(["order_updates", "asked_where_after", updates["asked_where_after"], detail])
+    csat_csv(rows, report["csat"])
+    for week in report["ticket_trends"]["weeks"]:
+        rows.writerow(["ticket_trends", "tickets", week["tickets"], week["week"]])
+        for reason, n in week["by_reason"].items():
+            rows.writerow(["ticket_trends", reason, n, week["week"]])
     for group in report["faq_gaps"]:
         examples = " | ".join(group["examples"])
         rows.writerow(
             ["faq_gaps", group["question"], group["size"], f"{group['language']}: {examples}"]
         )
     return out.getvalue()
+
+
+CSAT_FIGURES = ("asked", "rated", "response_rate", "satisfied", "satisfied_rate", "average_rating")
+
+
+def csat_csv(rows: Any, csat: dict[str, Any]) -> None:
+    """Section csat (detail: overall, bot or handoffs), csat_by_agent / _channel / _language,
+    csat_daily (detail: who or which day); one figure per row. Comments: the time, the rating
+    and what it was about with the comment."""
+    for scope in ("overall", "bot", "handoffs"):
+        for name in CSAT_FIGURES:
+            rows.writerow(["csat", name, csat[scope][name], scope])
+    for section, key in (
+        ("by_agent", "agent"),
+        ("by_channel", "channel"),
+        ("by_language", "language"),
+        ("daily", "date"),
+    ):
+        for row in csat[section]:
+            for name in CSAT_FIGURES:
+                rows.writerow([f"csat_{section}", name, row[name], row[key]])
+    for c in csat["comments"]:
+        about = f"ticket H-{c['ticket_id']}" if c["ticket_id"] else "bot"
+        detail = (
+            f"{c['channel']}, {c['language']}, {c['agent'] or 'no agent'}, {about}, "
+            f"conversation {c['conversation_id']}: {c['comment']}"
+        )
+        rows.writerow(["csat_comments", c["at"], c["rating"], detail])

@@ -114,6 +114,54 @@ def reason_chart(counts: list[tuple[str, int]], width: int = 720) -> Markup:
     return _svg(width, row * len(counts), title, body)
 
 
+def csat_chart(days: list[dict], width: int = 720, height: int = 260) -> Markup:
+    """Ratings per day the survey was asked, each bar split into satisfied (4-5, bottom) and
+    not (1-3), the day's average rating above it."""
+    title = "Ratings per day: satisfied (4-5) and not (1-3), with the day's average"
+    if not any(d["rated"] for d in days):
+        return _svg(width, 60, title, [f'<text x="8" y="30" fill="{MUTED}">No ratings</text>'])
+    left, right, top, bottom = 36, 8, 28, 36
+    plot_w, plot_h = width - left - right, height - top - bottom
+    peak = max(d["rated"] for d in days)
+    slot = plot_w / len(days)
+    bar_w = max(min(slot * 0.7, 48), 2)
+    label_every = max(1, round(len(days) / 10))
+    body = [
+        _legend(left, 14, [("Rated 4-5", CONTAINED), ("Rated 1-3", HANDED_OFF)]),
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        f'stroke="{MUTED}"/>',
+        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" fill="{MUTED}">{peak}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" fill="{MUTED}">0</text>',
+    ]
+    for i, day in enumerate(days):
+        x = left + i * slot + (slot - bar_w) / 2
+        base = top + plot_h
+        parts = (
+            (day["satisfied"], CONTAINED, "rated 4-5"),
+            (day["rated"] - day["satisfied"], HANDED_OFF, "rated 1-3"),
+        )
+        for value, colour, what in parts:
+            h = plot_h * value / peak
+            if value:
+                body.append(
+                    f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" '
+                    f'height="{h:.1f}" fill="{colour}"><title>{escape(day["date"])}: '
+                    f"{value} {what}</title></rect>"
+                )
+            base -= h
+        if day["average_rating"] is not None and bar_w >= 14:
+            body.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle" '
+                f'fill="{INK}">{day["average_rating"]:.1f}</text>'
+            )
+        if i % label_every == 0:
+            body.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+                f'fill="{MUTED}">{escape(day["date"][5:])}</text>'
+            )
+    return _svg(width, height, title, body)
+
+
 def _legend(x: int, y: int, items: list[tuple[str, str]]) -> str:
     parts = []
     for label, colour in items:

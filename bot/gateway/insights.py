@@ -1,22 +1,29 @@
 """The console's Insights page: the report (bot/report.py) for a period and channel, with
-charts, FAQ gaps a staff member can turn into new FAQ entries or other ways of asking an
-existing one, and the phrasings shoppers proposed (bot/faq_phrasings.py) waiting for review."""
+charts, CSAT with its comments (each one click from its transcript), ticket trends, FAQ gaps a
+staff member can turn into new FAQ entries or other ways of asking an existing one, and the
+phrasings shoppers proposed (bot/faq_phrasings.py) waiting for review. The same report as CSV,
+and a read-only transcript page for a conversation that has no ticket to open."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
+from sqlalchemy import Engine, select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from bot import faq_phrasings, tickets
+from bot import conversations, faq_phrasings, tickets
 from bot.clock import utcnow
 from bot.gateway import charts
 from bot.gateway.requests import form_fields, gateway_of, templates
 from bot.gateway.security import current_staff, staff_only, wants_json
+from bot.store.db import session_scope
+from bot.store.models import CsatSurvey, StaffUser, Ticket
 
 # bot.report and bot.faq are imported when the page is first used: they bring numpy,
 # scikit-learn and faiss (and the FAQ model, once loaded), which a gateway whose staff never
@@ -33,6 +40,8 @@ PERIOD_FORMS = (
     "'from' and 'to' take a date like 2026-11-01 or a time back from now like 24h, 7d or 2w"
 )
 MAX_PERIOD = timedelta(days=3660)
+# A stored conversation id: a SHA-256 in hex (bot.conversations.stored_id), or a test's name.
+CONVERSATION_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 @staff_only
@@ -44,7 +53,9 @@ async def insights_page(request: Request) -> Response:
     since = since if since in PERIODS else "7d"
     channel = query.get("channel") or None
     channel = channel if channel in CHANNELS else None
-    now = utcnow()
+    # The store's times are whole seconds and a period ends before its `until`: up to the end
+    # of this second, so a rating given just now is counted.
+    now = utcnow() + timedelta(seconds=1)
     start, end = parse_since(since, now), now
     # Or dates: from the start of `from` to the end of `to` (either may be left out).
     first, last = query.get("from", ""), query.get("to", "")
@@ -65,6 +76,15 @@ async def insights_page(request: Request) -> Response:
     # Reading the tables and embedding the gap messages is blocking work: off the event loop.
     engine = gateway_of(request).engine
     report = await run_in_threadpool(build_report, period, engine)
+    if query.get("format") == "csv":
+        from bot.report_formats import as_csv
+
+        name = f"insights-{start:%Y%m%d}-{end:%Y%m%d}-{channel or 'all'}.csv"
+        return Response(
+            as_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
     proposals = await run_in_threadpool(faq_phrasings.pending, engine)
     if wants_json(request):
         return JSONResponse(
@@ -98,8 +118,84 @@ async def insights_page(request: Request) -> Response:
                 report["contained"], report["conversations"]
             ),
             "reason_chart": charts.reason_chart(reasons),
+            "csat_chart": charts.csat_chart(report["csat"]["daily"]),
+            "csv_link": "/console/insights?" + urlencode(_csv_query(since, first, last, channel)),
         },
     )
+
+
+def _csv_query(since: str, first: str, last: str, channel: str | None) -> dict[str, str]:
+    """The page's own period and channel, as CSV."""
+    shown = {"since": since, "from": first, "to": last, "channel": channel or ""}
+    return {**{k: v for k, v in shown.items() if v}, "format": "csv"}
+
+
+@staff_only
+async def conversation_page(request: Request) -> Response:
+    """A conversation's transcript, read only: where a CSAT comment about the bot (no ticket
+    to open) leads. Its tickets and ratings are linked and listed beside it."""
+    cid = request.path_params["cid"]
+    found = None
+    if CONVERSATION_ID.fullmatch(cid):
+        found = await run_in_threadpool(_conversation, cid, gateway_of(request).engine)
+    if found is None:
+        if wants_json(request):
+            return JSONResponse({"error": "no such conversation"}, status_code=404)
+        return PlainTextResponse("No such conversation.", status_code=404)
+    if wants_json(request):
+        conversation = found["conversation"]
+        return JSONResponse(
+            {
+                "conversation": {
+                    "id": conversation.id,
+                    "channel": conversation.channel,
+                    "language": conversation.language,
+                    "mode": conversation.mode,
+                    "created_at": conversation.created_at.isoformat() + "Z",
+                },
+                "tickets": [
+                    {"id": t.id, "reason": t.reason, "status": t.status} for t in found["tickets"]
+                ],
+                "ratings": found["ratings"],
+                "messages": [s.as_json() for s in found["messages"]],
+            }
+        )
+    return templates.TemplateResponse(
+        request, "conversation.html", {"staff": current_staff(request), **found}
+    )
+
+
+def _conversation(cid: str, engine: Engine) -> dict[str, Any] | None:
+    conversation = conversations.get(cid, engine)
+    if conversation is None:
+        return None
+    with session_scope(engine) as session:
+        found_tickets = list(
+            session.scalars(select(Ticket).where(Ticket.conversation_id == cid).order_by(Ticket.id))
+        )
+        ratings = [
+            {
+                "subject": survey.subject,
+                "ticket_id": survey.ticket_id,
+                "agent": agent,
+                "status": survey.status,
+                "rating": survey.rating,
+                "comment": survey.comment,
+                "asked_at": survey.asked_at.isoformat(timespec="seconds") + "Z",
+            }
+            for survey, agent in session.execute(
+                select(CsatSurvey, StaffUser.username)
+                .outerjoin(StaffUser, StaffUser.id == CsatSurvey.agent_id)
+                .where(CsatSurvey.conversation_id == cid)
+                .order_by(CsatSurvey.asked_at)
+            )
+        ]
+    return {
+        "conversation": conversation,
+        "tickets": found_tickets,
+        "ratings": ratings,
+        "messages": conversations.messages(cid, engine=engine),
+    }
 
 
 @staff_only
@@ -199,4 +295,5 @@ routes = [
     Route("/console/insights/faq", add_faq_entry, methods=["POST"]),
     Route("/console/insights/faq/phrasings", add_phrasings, methods=["POST"]),
     Route("/console/insights/faq/proposals/{proposal_id:int}", review_proposal, methods=["POST"]),
+    Route("/console/conversations/{cid}", conversation_page, methods=["GET"]),
 ]

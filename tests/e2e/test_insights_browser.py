@@ -1,20 +1,22 @@
 """The console's Insights page in a real browser, on a gateway whose store holds the known
-conversations of tests/report_seed.py: the figures and charts show, and a staff member
-turns an FAQ gap into an FAQ entry the assistant answers at once."""
+conversations of tests/report_seed.py: the figures and charts show, a staff member turns an
+FAQ gap into an FAQ entry the assistant answers at once, CSAT shows with each comment one click
+from its transcript; and a widget shopper's rating after a handoff reaches Insights."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import timedelta
 
 import pytest
 
-from bot import staff
+from bot import conversations, staff
 from bot.clock import utcnow
 from bot.faq.added import ADDED_FILE
 from bot.faq.entries import DEFAULT_FAQ
 from bot.store.db import get_engine
-from tests.conftest import PASSWORD, gateway_with, screenshot
+from tests.conftest import PASSWORD, gateway_with, new_agent, screenshot, ticket_of
 from tests.report_seed import seed_report_store
 
 pytestmark = pytest.mark.e2e
@@ -101,3 +103,99 @@ def test_insights_need_a_login_and_the_csrf_token(insights_gateway):
     refused = http.post("/console/insights/faq", data={"question": "q?", "answer": "a"})
     assert refused.status_code == 403
     assert not (insights_gateway.faq / ADDED_FILE).exists()
+
+
+def log_in(page, url: str, username: str) -> None:
+    page.goto(f"{url}/console/insights")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Insights").wait_for()
+
+
+def bar_total(chart, what: str) -> int:
+    """The sum of the bars of one kind, read from each bar's own title ("date: 2 rated 4-5")."""
+    titles = chart.locator("rect > title").all_text_contents()
+    return sum(int(m.group(1)) for t in titles if (m := re.search(rf": (\d+) {what}$", t)))
+
+
+def test_insights_show_csat_and_a_comment_opens_its_transcript(insights_gateway, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log_in(page, insights_gateway.gateway_url, "insights-agent")
+    assert page.locator("#csat-bot-satisfied .figure").inner_text() == "100%"
+    assert page.locator("#csat-bot-average .figure").inner_text() == "4.50"
+    assert page.locator("#csat-handoffs-satisfied .figure").inner_text() == "50%"
+    assert page.locator("#csat-handoffs-average .figure").inner_text() == "3.50"
+    chart = page.get_by_role("img", name="Ratings per day")
+    assert bar_total(chart, "rated 4-5") == 4 and bar_total(chart, "rated 1-3") == 2
+    by_agent = page.locator("#csat-by-agent tbody tr").all_inner_texts()
+    assert [row.split("\t")[0] for row in by_agent] == ["ana", "ben"]
+    assert "Türkçe (tr)" in page.locator("#csat-by-language").inner_text()
+    trends = page.locator("#ticket-trends")
+    assert "asked for a person" in trends.inner_text()
+    assert trends.locator("tbody tr").last.inner_text().split("\t")[0] == "All tickets"
+    comments = page.locator(".csat-comment")
+    assert comments.count() == 3
+    assert (
+        page.get_by_role("link", name="Download CSV").get_attribute("href").endswith("format=csv")
+    )
+    screenshot(page, "console-insights-csat")
+
+    # A comment about the bot alone: its conversation, read only.
+    comments.filter(has_text="Quick and clear").get_by_role("link").click()
+    page.get_by_role("heading", name="Conversation").wait_for()
+    assert page.url.endswith("/console/conversations/report-conversation-01")
+    assert page.locator("#transcript").get_by_text("where is my order?").is_visible()
+    assert "5/5" in page.locator("#conversation-ratings").inner_text()
+    assert page.get_by_role("textbox").count() == 0  # nothing to send from here
+    screenshot(page, "console-conversation")
+    page.go_back()
+    # A comment after a handoff: its ticket.
+    comments.filter(has_text="Took too long").get_by_role("link").click()
+    page.get_by_role("heading", name=re.compile(r"^H-\d+")).wait_for()
+    assert "/console/tickets/" in page.url
+    assert page.locator("#transcript").get_by_text("how long do refunds take?").is_visible()
+    page.close()
+
+
+def test_a_widget_rating_shows_in_insights(stack, browser):
+    """A shopper hands off in the widget, an agent resolves, the widget asks "How did we do?"
+    with 1-5 and the shopper presses 4: Insights counts one handoff rated 4 for that agent."""
+    context = browser.new_context(viewport={"width": 1200, "height": 850})
+    page = context.new_page()
+    page.goto(f"{stack.gateway_url}/demo")
+    page.get_by_role("button", name="Chat with us").click()
+    log = page.locator("ol.log")
+    page.get_by_label("Your message").fill("I want to talk to a person")
+    page.get_by_label("Your message").press("Enter")
+    log.get_by_text("reference H-").wait_for()
+    key = page.evaluate(
+        "Object.entries(localStorage).find(([k]) => k.startsWith('storefront-assist:'))[1]"
+    )
+    ticket = ticket_of(get_engine(stack.db_url), conversations.stored_id(key))
+    agent = new_agent(stack)
+    assert agent.post(f"/console/tickets/{ticket.id}/resolve").status_code == 200
+
+    log.get_by_text("How did we do?").wait_for(timeout=10_000)  # live, without a reload
+    buttons = [str(n) for n in range(1, 6)]
+    for title in buttons:
+        assert page.get_by_role("button", name=title, exact=True).is_visible()
+    page.get_by_role("button", name="4", exact=True).click()
+    page.get_by_role("button", name="No thanks").wait_for()  # the rating was taken
+    screenshot(page, "widget-csat")
+    context.close()
+
+    name = agent.http.get("/console/session").json()["username"]
+    report = agent.http.get("/console/insights", params={"since": "24h", "channel": "web"})
+    rows = [r for r in report.json()["csat"]["by_agent"] if r["agent"] == name]
+    assert rows == [
+        {
+            "agent": name,
+            "asked": 1,
+            "rated": 1,
+            "response_rate": 1.0,
+            "satisfied": 1,
+            "satisfied_rate": 1.0,
+            "average_rating": 4.0,
+        }
+    ]

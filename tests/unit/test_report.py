@@ -1,20 +1,23 @@
-"""The insights report over a store seeded with known conversations: exact figures, the
-FAQ-gap groups, and `bot report` in its three formats."""
+"""The insights report over a store seeded with known conversations: exact figures (CSAT and
+ticket trends included), the FAQ-gap groups, `bot report` in its three formats, and the
+Insights page's CSV and the read-only transcript its CSAT comments link to."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot import cli
 from bot.faq.gaps import MAX_GROUPED, group_gaps, sample_for_grouping
 from bot.report import Period, build_report, parse_since
 from bot.store.db import session_scope
-from bot.store.models import Conversation, Message, OrderSubscription, OrderUpdate
+from bot.store.models import Conversation, Message, OrderSubscription, OrderUpdate, Ticket
 from tests.report_seed import NOW, seed_report_store
 
 WEEK = Period(NOW - timedelta(days=7), NOW)
@@ -157,11 +160,38 @@ def test_bot_report_prints_the_same_numbers_as_text_json_and_csv(seeded, capsys)
     assert figures[("tickets", "first_reply_wait_median_minutes")] == "4.0"
     assert figures[("faq_answers", "refund-times")] == "1"
 
+    csat = {(r["section"], r["name"], r["detail"]): r["value"] for r in rows}
+    assert csat[("csat", "average_rating", "overall")] == "3.833"
+    assert csat[("csat", "satisfied_rate", "bot")] == "1.0"
+    assert csat[("csat", "average_rating", "handoffs")] == "3.5"
+    assert csat[("csat_by_agent", "average_rating", "ana")] == "2.5"
+    assert csat[("csat_by_channel", "response_rate", "web")] == "0.75"
+    assert csat[("csat_by_language", "average_rating", "tr")] == "4.0"
+    assert csat[("csat_daily", "asked", "2026-11-16")] == "0"
+    assert csat[("csat_daily", "average_rating", "2026-11-18")] == "3.667"
+    assert csat[("ticket_trends", "verification_failed", "2026-W46")] == "1"
+    assert csat[("ticket_trends", "tickets", "2026-W47")] == "4"
+    comments = [r for r in rows if r["section"] == "csat_comments"]
+    assert [(r["name"], r["value"]) for r in comments] == [
+        ("2026-11-18T11:14:30Z", "2"),
+        ("2026-11-18T11:03:30Z", "5"),
+        ("2026-11-14T11:18:00Z", "5"),
+    ]
+    assert comments[0]["detail"].endswith("report-conversation-03: Took too long to get an answer.")
+
     assert cli.main(["report", *period]) == 0
     text = capsys.readouterr().out
     assert "Conversations          7" in text and "(42.9%)" in text
     assert "shopper_request      2" in text
     assert "2 x " in text and "zippers" in text
+    assert "  overall                    7     6     85.7%      66.7%     3.83" in text
+    assert "  the bot alone              3     2     66.7%     100.0%     4.50" in text
+    assert "  handoffs                   4     4    100.0%      50.0%     3.50" in text
+    assert "    ben                      2     2    100.0%     100.0%     4.50" in text
+    assert "    2026-11-20               1     0      0.0%        n/a      n/a" in text
+    assert "Took too long to get an answer." in text and "ticket H-" in text
+    week = "2026-W46 (from 2026-11-09)    3: shopper_request 1, complaint 1, verification_failed 1"
+    assert week in text
 
     assert cli.main(["report", "--since", "yesterday-ish"]) == 2
     assert "--since takes" in capsys.readouterr().err
@@ -274,3 +304,202 @@ def test_order_update_figures_are_exact(store, capsys):
         "value": "1",
         "detail": "whatsapp",
     } in rows
+
+
+def figures(asked, rated, response, satisfied, satisfied_rate, average) -> dict:
+    return {
+        "asked": asked,
+        "rated": rated,
+        "response_rate": response,
+        "satisfied": satisfied,
+        "satisfied_rate": satisfied_rate,
+        "average_rating": average,
+    }
+
+
+def test_csat_figures_are_exact(seeded):
+    """Surveys asked in the week: 4 on its own conversations (one never answered) and 3 on
+    tickets opened and resolved in it for conversations begun the week before; the survey
+    asked 10 days ago does not count."""
+    csat = build_report(WEEK, seeded, gaps=False)["csat"]
+    assert csat["overall"] == figures(7, 6, 0.857, 4, 0.667, 3.833)  # 5, 4, 2, 5, 4, 3
+    assert csat["bot"] == figures(3, 2, 0.667, 2, 1.0, 4.5)  # 5, 4 and one unanswered
+    assert csat["handoffs"] == figures(4, 4, 1.0, 2, 0.5, 3.5)  # 2, 5, 4, 3
+    assert csat["by_agent"] == [
+        {"agent": "ana", **figures(2, 2, 1.0, 0, 0.0, 2.5)},
+        {"agent": "ben", **figures(2, 2, 1.0, 2, 1.0, 4.5)},
+    ]
+    assert csat["by_channel"] == [
+        {"channel": "web", **figures(4, 3, 0.75, 3, 1.0, 4.333)},
+        {"channel": "telegram", **figures(2, 2, 1.0, 0, 0.0, 2.5)},
+        {"channel": "whatsapp", **figures(1, 1, 1.0, 1, 1.0, 5.0)},
+    ]
+    assert csat["by_language"] == [
+        {"language": "en", **figures(4, 3, 0.75, 2, 0.667, 3.667)},
+        {"language": "tr", **figures(2, 2, 1.0, 1, 0.5, 4.0)},
+        {"language": "es", **figures(1, 1, 1.0, 1, 1.0, 4.0)},
+    ]
+    assert [d["date"] for d in csat["daily"]] == [f"2026-11-{n}" for n in range(13, 21)]
+    quiet = figures(0, 0, None, 0, None, None)
+    assert csat["daily"] == [
+        {"date": "2026-11-13", **quiet},
+        {"date": "2026-11-14", **figures(2, 2, 1.0, 2, 1.0, 4.5)},
+        {"date": "2026-11-15", **figures(1, 1, 1.0, 0, 0.0, 3.0)},
+        {"date": "2026-11-16", **quiet},
+        {"date": "2026-11-17", **quiet},
+        {"date": "2026-11-18", **figures(3, 3, 1.0, 2, 0.667, 3.667)},
+        {"date": "2026-11-19", **quiet},
+        {"date": "2026-11-20", **figures(1, 0, 0.0, 0, None, None)},
+    ]
+    tickets = ticket_ids(seeded)
+    assert csat["comments"] == [
+        {
+            "rating": 2,
+            "comment": "Took too long to get an answer.",
+            "channel": "telegram",
+            "language": "en",
+            "agent": "ana",
+            "at": "2026-11-18T11:14:30Z",
+            "conversation_id": "report-conversation-03",
+            "ticket_id": tickets["report-conversation-03"],
+        },
+        {
+            "rating": 5,
+            "comment": "Quick and clear, thanks!",
+            "channel": "web",
+            "language": "en",
+            "agent": None,
+            "at": "2026-11-18T11:03:30Z",
+            "conversation_id": "report-conversation-01",
+            "ticket_id": None,
+        },
+        {
+            "rating": 5,
+            "comment": "Çok hızlı yardım ettiniz, teşekkürler!",
+            "channel": "whatsapp",
+            "language": "tr",
+            "agent": "ben",
+            "at": "2026-11-14T11:18:00Z",
+            "conversation_id": "report-earlier-1",
+            "ticket_id": tickets["report-earlier-1"],
+        },
+    ]
+
+
+def ticket_ids(engine) -> dict[str, int]:
+    with session_scope(engine) as session:
+        return {t.conversation_id: t.id for t in session.scalars(select(Ticket))}
+
+
+def test_csat_follows_the_channel_and_the_period(seeded):
+    telegram = build_report(Period(WEEK.since, WEEK.until, "telegram"), seeded, gaps=False)
+    assert telegram["csat"]["overall"] == figures(2, 2, 1.0, 0, 0.0, 2.5)
+    assert telegram["csat"]["bot"] == figures(0, 0, None, 0, None, None)
+    assert [c["conversation_id"] for c in telegram["csat"]["comments"]] == [
+        "report-conversation-03"
+    ]
+    earlier = build_report(Period(NOW - timedelta(days=11), WEEK.since), seeded, gaps=False)
+    assert earlier["csat"]["bot"] == figures(1, 1, 1.0, 0, 0.0, 1.0)  # "Useless."
+    assert earlier["csat"]["handoffs"]["asked"] == 0 and earlier["csat"]["by_agent"] == []
+    assert earlier["csat"]["comments"][0]["comment"] == "Useless."
+
+
+def test_ticket_trends_count_tickets_opened_per_week_and_reason(seeded):
+    trends = build_report(WEEK, seeded, gaps=False)["ticket_trends"]
+    assert trends == {
+        "reasons": ["shopper_request", "complaint", "bot_failed", "verification_failed"],
+        "weeks": [
+            {
+                "week": "2026-W46",
+                "starts": "2026-11-09",
+                "tickets": 3,
+                "by_reason": {
+                    "shopper_request": 1,
+                    "complaint": 1,
+                    "bot_failed": 0,
+                    "verification_failed": 1,
+                },
+            },
+            {
+                "week": "2026-W47",
+                "starts": "2026-11-16",
+                "tickets": 4,
+                "by_reason": {
+                    "shopper_request": 2,
+                    "complaint": 1,
+                    "bot_failed": 1,
+                    "verification_failed": 0,
+                },
+            },
+        ],
+    }
+    whatsapp = build_report(Period(WEEK.since, WEEK.until, "whatsapp"), seeded, gaps=False)
+    assert [(w["week"], w["by_reason"]) for w in whatsapp["ticket_trends"]["weeks"]] == [
+        ("2026-W46", {"complaint": 0, "shopper_request": 1}),
+        ("2026-W47", {"complaint": 1, "shopper_request": 0}),
+    ]
+    # Three weeks of a quiet period: every week shown, no reasons.
+    quiet = build_report(Period(NOW - timedelta(days=400), NOW - timedelta(days=386)), seeded)
+    assert quiet["ticket_trends"]["reasons"] == []
+    assert [w["tickets"] for w in quiet["ticket_trends"]["weeks"]] == [0, 0, 0]
+
+
+@pytest.fixture
+def console(store):
+    """The gateway in-process on a store seeded around now, and a logged-in staff member."""
+    from dataclasses import replace
+
+    from starlette.testclient import TestClient
+
+    from bot import staff
+    from bot.clock import utcnow
+    from bot.gateway.app import create_app
+    from bot.settings import get_settings
+    from bot.stack import free_port
+    from tests.conftest import PASSWORD
+
+    seed_report_store(store, now=utcnow())
+    staff.create_user("alex", PASSWORD, store)
+    settings = replace(get_settings(), rasa_url=f"http://127.0.0.1:{free_port()}")
+    with TestClient(create_app(settings, engine=store), follow_redirects=False) as client:
+        assert client.get("/console/conversations/report-conversation-01").status_code == 303
+        client.post("/console/login", data={"username": "alex", "password": PASSWORD})
+        yield client
+
+
+def test_insights_as_csv_for_the_same_period_and_channel(console):
+    page = console.get("/console/insights", params={"since": "7d", "channel": "web"})
+    assert 'href="/console/insights?since=7d&amp;channel=web&amp;format=csv"' in page.text
+    download = console.get("/console/insights?since=7d&channel=web&format=csv")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    disposition = download.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="insights-') and "-web.csv" in disposition
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    values = {(r["section"], r["name"], r["detail"]): r["value"] for r in rows}
+    assert values[("period", "channel", "")] == "web"
+    assert values[("csat", "asked", "overall")] == "4"  # 3 bot surveys and one handoff
+    assert values[("csat", "average_rating", "handoffs")] == "4.0"
+
+
+def test_the_page_shows_csat_and_each_comment_links_to_its_transcript(console, store):
+    page = console.get("/console/insights", params={"since": "7d"}).text
+    assert "How did we do? (CSAT)" in page
+    assert re.search(r'id="csat-bot-satisfied"><span class="figure">100%<', page)
+    assert re.search(r'id="csat-handoffs-average"><span class="figure">3.50<', page)
+    assert 'aria-label="Ratings per day' in page and "Tickets per week by reason" in page
+    tickets = ticket_ids(store)
+    assert f'href="/console/tickets/{tickets["report-conversation-03"]}"' in page
+    assert 'href="/console/conversations/report-conversation-01"' in page
+    # The bot's comment opens its conversation, read only.
+    transcript = console.get("/console/conversations/report-conversation-01")
+    assert transcript.status_code == 200
+    assert "where is my order?" in transcript.text and "Quick and clear, thanks!" in transcript.text
+    assert "<form" not in transcript.text.split("<main>")[1]  # nothing to send or change
+    as_json = console.get(
+        "/console/conversations/report-conversation-03", headers={"accept": "application/json"}
+    ).json()
+    assert [t["id"] for t in as_json["tickets"]] == [tickets["report-conversation-03"]]
+    assert as_json["ratings"][0]["rating"] == 2 and len(as_json["messages"]) == 7
+    for unknown in ("no-such-conversation", "x" * 65, "a%00b"):
+        assert console.get(f"/console/conversations/{unknown}").status_code == 404
