@@ -19,12 +19,16 @@ from bot import csat, replies, staff
 from bot.i18n import texts
 from bot.store.db import get_engine, session_scope
 from bot.store.models import Conversation, Ticket
-from tests.conftest import PASSWORD, Agent, Shopper, gateway_with
-from tests.e2e.test_whatsapp import APP_SECRET, PHONE_ID, TOKEN, VERIFY_TOKEN, text_message, webhook
+from tests.conftest import PASSWORD, Agent, Shopper
 from tests.e2e.test_whatsapp import post as post_whatsapp
-from tests.fakes.graph_api import FakeGraphApi
-from tests.fakes.server import serving, wait_for
-from tests.fakes.telegram_api import FakeBotApi
+from tests.e2e.test_whatsapp import text_message, webhook
+from tests.e2e.two_channels import (
+    Channels,
+    telegram_messages,
+    two_channels,
+    whatsapp_messages,
+    whatsapp_text,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,28 +37,10 @@ chats = itertools.count(9301)
 numbers = (f"4477229{n:05d}" for n in itertools.count(1))
 
 
-class Channels:
-    def __init__(self, telegram: FakeBotApi, whatsapp: FakeGraphApi, gateway) -> None:
-        self.telegram, self.whatsapp, self.gateway = telegram, whatsapp, gateway
-
-
 @pytest.fixture(scope="module")
 def channels(stack):
-    telegram = FakeBotApi(BOT_TOKEN)
-    graph = FakeGraphApi(TOKEN, PHONE_ID)
-    with serving(telegram.app) as telegram_url, serving(graph.app) as graph_url:
-        env = {
-            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "TELEGRAM_API_URL": telegram_url,
-            "WHATSAPP_TOKEN": TOKEN,
-            "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
-            "WHATSAPP_APP_SECRET": APP_SECRET,
-            "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-            "WHATSAPP_API_URL": f"{graph_url}/v21.0",
-        }
-        with gateway_with(stack, env) as gateway:
-            telegram.gateway = graph.gateway = gateway
-            yield Channels(telegram, graph, gateway)
+    with two_channels(stack, BOT_TOKEN) as both:
+        yield both
 
 
 class Staffer(Agent):
@@ -93,13 +79,6 @@ def is_question(buttons: list[dict]) -> bool:
 
 
 # --- Telegram: an inline keyboard of five numbers --------------------------------------------
-
-
-def telegram_messages(channels: Channels, chat: int, count: int) -> list[dict]:
-    return wait_for(
-        lambda: (sent := channels.telegram.sent(chat)) and len(sent) >= count and sent,
-        what=f"{count} messages to chat {chat}",
-    )
 
 
 def test_telegram_a_resolved_ticket_is_rated_4_with_a_comment_and_asked_once(channels, stack):
@@ -148,19 +127,6 @@ def test_telegram_a_resolved_ticket_is_rated_4_with_a_comment_and_asked_once(cha
 
 
 # --- WhatsApp: a reply list of five rows ------------------------------------------------------
-
-
-def whatsapp_messages(channels: Channels, wa_id: str, count: int) -> list[dict]:
-    return wait_for(
-        lambda: (sent := channels.whatsapp.sent_to(wa_id)) and len(sent) >= count and sent,
-        what=f"{count} messages to {wa_id}",
-    )
-
-
-def whatsapp_text(message: dict) -> str:
-    if message["type"] == "text":
-        return message["text"]["body"]
-    return message["interactive"]["body"]["text"]
 
 
 def chosen(wa_id: str, kind: str, reply: dict) -> dict:

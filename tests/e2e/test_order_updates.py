@@ -29,12 +29,17 @@ from bot.store.models import (
     OrderUpdate,
     Shipment,
 )
-from tests.conftest import Shopper, gateway_with, new_agent, seed_order, ticket_of
-from tests.e2e.test_whatsapp import APP_SECRET, PHONE_ID, TOKEN, VERIFY_TOKEN, text_message, webhook
+from tests.conftest import Shopper, new_agent, seed_order, ticket_of
 from tests.e2e.test_whatsapp import post as post_whatsapp
-from tests.fakes.graph_api import FakeGraphApi
-from tests.fakes.server import serving, wait_for
-from tests.fakes.telegram_api import FakeBotApi
+from tests.e2e.test_whatsapp import text_message, webhook
+from tests.e2e.two_channels import (
+    Channels,
+    telegram_messages,
+    two_channels,
+    whatsapp_messages,
+    whatsapp_text,
+)
+from tests.fakes.server import wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -43,52 +48,19 @@ chats = itertools.count(9101)
 numbers = (f"4477119{n:05d}" for n in itertools.count(1))
 
 
-class Channels:
-    def __init__(self, telegram: FakeBotApi, whatsapp: FakeGraphApi, gateway) -> None:
-        self.telegram, self.whatsapp, self.gateway = telegram, whatsapp, gateway
-
-
 @pytest.fixture(scope="module")
 def channels(stack):
-    telegram = FakeBotApi(BOT_TOKEN)
-    graph = FakeGraphApi(TOKEN, PHONE_ID)
-    with serving(telegram.app) as telegram_url, serving(graph.app) as graph_url:
-        env = {
-            "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "TELEGRAM_API_URL": telegram_url,
-            "WHATSAPP_TOKEN": TOKEN,
-            "WHATSAPP_PHONE_NUMBER_ID": PHONE_ID,
-            "WHATSAPP_APP_SECRET": APP_SECRET,
-            "WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
-            "WHATSAPP_API_URL": f"{graph_url}/v21.0",
+    with two_channels(
+        stack,
+        BOT_TOKEN,
+        {
             "WHATSAPP_UPDATE_TEMPLATES": "delivered=parcel_arrived:order_number,carrier",
             "UPDATES_CHECK_SECONDS": "0.3",
             "LATE_CHECK_MINUTES": "0.01",
             "DELIVERY_RETRY_DELAYS": "0.3,0.5",
-        }
-        with gateway_with(stack, env) as gateway:
-            telegram.gateway = graph.gateway = gateway
-            yield Channels(telegram, graph, gateway)
-
-
-def telegram_messages(channels: Channels, chat: int, count: int) -> list[dict]:
-    return wait_for(
-        lambda: (sent := channels.telegram.sent(chat)) and len(sent) >= count and sent,
-        what=f"{count} messages to chat {chat}",
-    )
-
-
-def whatsapp_messages(channels: Channels, wa_id: str, count: int) -> list[dict]:
-    return wait_for(
-        lambda: (sent := channels.whatsapp.sent_to(wa_id)) and len(sent) >= count and sent,
-        what=f"{count} messages to {wa_id}",
-    )
-
-
-def whatsapp_text(message: dict) -> str:
-    if message["type"] == "text":
-        return message["text"]["body"]
-    return message["interactive"]["body"]["text"]
+        },
+    ) as both:
+        yield both
 
 
 def subscribe_on_telegram(channels: Channels, chat: int, number: str) -> list[dict]:
