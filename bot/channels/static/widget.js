@@ -203,16 +203,23 @@
     status.hidden = !text;
   }
 
-  async function ensureConversation() {
-    if (conversationId) return conversationId;
-    const started = await api("/api/conversations", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ channel: "web", language: hint }),
-    });
-    conversationId = started.conversation_id;
-    localStorage.setItem(storeKey, conversationId);
-    return conversationId;
+  // One start at a time: opening the panel and choosing a language at once must not start two
+  // conversations (the stream would listen to one while the shopper writes in the other).
+  let starting = null;
+  function ensureConversation() {
+    if (conversationId) return Promise.resolve(conversationId);
+    if (!starting) {
+      starting = api("/api/conversations", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ channel: "web", language: hint }),
+      }).then((started) => {
+        conversationId = started.conversation_id;
+        localStorage.setItem(storeKey, conversationId);
+        return conversationId;
+      }).finally(() => { starting = null; });
+    }
+    return starting;
   }
 
   async function loadHistory() {
