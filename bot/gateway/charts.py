@@ -3,6 +3,8 @@ library, readable without colour (every bar carries its number)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from markupsafe import Markup, escape
 
 CONTAINED = "#2e7d32"
@@ -28,14 +30,39 @@ def volume_chart(days: list[dict], width: int = 720, height: int = 260) -> Marku
         return _svg(
             width, 60, title, [f'<text x="8" y="30" fill="{MUTED}">No conversations</text>']
         )
+    return _days_chart(
+        days,
+        title,
+        [("Contained", CONTAINED), ("Handed off", HANDED_OFF)],
+        lambda day: [
+            (day.get("contained", 0), CONTAINED, "contained"),
+            (day.get("handed_off", 0), HANDED_OFF, "handed off"),
+        ],
+        lambda day: str(day["conversations"]),
+        width,
+        height,
+    )
+
+
+def _days_chart(
+    days: list[dict],
+    title: str,
+    legend: list[tuple[str, str]],
+    parts: Callable[[dict], list[tuple[int, str, str]]],
+    above: Callable[[dict], str | None],
+    width: int,
+    height: int,
+) -> Markup:
+    """One stacked bar per day: `parts(day)` gives (value, colour, what) from the bottom up,
+    `above(day)` the figure written over the bar (None: nothing)."""
     left, right, top, bottom = 36, 8, 28, 36
     plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max(d["conversations"] for d in days) or 1
+    peak = max(sum(value for value, _, _ in parts(day)) for day in days) or 1
     slot = plot_w / len(days)
     bar_w = max(min(slot * 0.7, 48), 2)
     label_every = max(1, round(len(days) / 10))
     body = [
-        _legend(left, 14, [("Contained", CONTAINED), ("Handed off", HANDED_OFF)]),
+        _legend(left, 14, legend),
         f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
         f'stroke="{MUTED}"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" fill="{MUTED}">{peak}</text>',
@@ -44,20 +71,20 @@ def volume_chart(days: list[dict], width: int = 720, height: int = 260) -> Marku
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar_w) / 2
         base = top + plot_h
-        for key, colour in (("contained", CONTAINED), ("handed_off", HANDED_OFF)):
-            value = day.get(key, 0)
+        for value, colour, what in parts(day):
             h = plot_h * value / peak
             if value:
                 body.append(
                     f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" '
                     f'height="{h:.1f}" fill="{colour}"><title>{escape(day["date"])}: '
-                    f"{value} {key.replace('_', ' ')}</title></rect>"
+                    f"{value} {what}</title></rect>"
                 )
             base -= h
-        if bar_w >= 14:
+        figure = above(day)
+        if figure is not None and bar_w >= 14:
             body.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle" '
-                f'fill="{INK}">{day["conversations"]}</text>'
+                f'fill="{INK}">{figure}</text>'
             )
         if i % label_every == 0:
             body.append(
@@ -120,46 +147,18 @@ def csat_chart(days: list[dict], width: int = 720, height: int = 260) -> Markup:
     title = "Ratings per day: satisfied (4-5) and not (1-3), with the day's average"
     if not any(d["rated"] for d in days):
         return _svg(width, 60, title, [f'<text x="8" y="30" fill="{MUTED}">No ratings</text>'])
-    left, right, top, bottom = 36, 8, 28, 36
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max(d["rated"] for d in days)
-    slot = plot_w / len(days)
-    bar_w = max(min(slot * 0.7, 48), 2)
-    label_every = max(1, round(len(days) / 10))
-    body = [
-        _legend(left, 14, [("Rated 4-5", CONTAINED), ("Rated 1-3", HANDED_OFF)]),
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
-        f'stroke="{MUTED}"/>',
-        f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" fill="{MUTED}">{peak}</text>',
-        f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" fill="{MUTED}">0</text>',
-    ]
-    for i, day in enumerate(days):
-        x = left + i * slot + (slot - bar_w) / 2
-        base = top + plot_h
-        parts = (
+    return _days_chart(
+        days,
+        title,
+        [("Rated 4-5", CONTAINED), ("Rated 1-3", HANDED_OFF)],
+        lambda day: [
             (day["satisfied"], CONTAINED, "rated 4-5"),
             (day["rated"] - day["satisfied"], HANDED_OFF, "rated 1-3"),
-        )
-        for value, colour, what in parts:
-            h = plot_h * value / peak
-            if value:
-                body.append(
-                    f'<rect x="{x:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" '
-                    f'height="{h:.1f}" fill="{colour}"><title>{escape(day["date"])}: '
-                    f"{value} {what}</title></rect>"
-                )
-            base -= h
-        if day["average_rating"] is not None and bar_w >= 14:
-            body.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{base - 4:.1f}" text-anchor="middle" '
-                f'fill="{INK}">{day["average_rating"]:.1f}</text>'
-            )
-        if i % label_every == 0:
-            body.append(
-                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-                f'fill="{MUTED}">{escape(day["date"][5:])}</text>'
-            )
-    return _svg(width, height, title, body)
+        ],
+        lambda day: None if day["average_rating"] is None else f"{day['average_rating']:.1f}",
+        width,
+        height,
+    )
 
 
 def _legend(x: int, y: int, items: list[tuple[str, str]]) -> str:
