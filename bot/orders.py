@@ -79,6 +79,11 @@ class OrderInfo:
         return sum((line.unit_price * line.quantity for line in self.lines), Decimal("0"))
 
 
+def joined(separator: str, *parts: str | None) -> str:
+    """The parts that are there, joined ("Zoe Müller"; "1 High St, Leeds, LS1 4AB")."""
+    return separator.join(part for part in parts if part)
+
+
 class OrderChangeRefused(Exception):
     """The source refused a change because the order's state no longer allows it."""
 

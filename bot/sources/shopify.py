@@ -22,6 +22,7 @@ from bot.orders import (
     RefundInfo,
     ReturnInfo,
     ShipmentInfo,
+    joined,
 )
 from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, promised_window
 from bot.settings import Settings, get_settings
@@ -263,14 +264,8 @@ def to_info(node: dict[str, Any]) -> OrderInfo:
         currency=currency,
         email=node.get("email") or "",
         postcode=address.get("zip") or "",
-        ship_name=" ".join(
-            part for part in (address.get("firstName"), address.get("lastName")) if part
-        ),
-        ship_to=", ".join(
-            part
-            for part in (address.get("address1"), address.get("city"), address.get("zip"))
-            if part
-        ),
+        ship_name=joined(" ", address.get("firstName"), address.get("lastName")),
+        ship_to=joined(", ", address.get("address1"), address.get("city"), address.get("zip")),
         lines=tuple(_line(item) for item in _nodes(node.get("lineItems"))),
         shipment=None if fulfillment is None else _shipment(fulfillment),
         returns=tuple(

@@ -30,6 +30,7 @@ from bot.orders import (
     RefundInfo,
     ReturnInfo,
     ShipmentInfo,
+    joined,
 )
 from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, promised_window
 from bot.settings import Settings, get_settings
@@ -228,13 +229,9 @@ def to_info(
         currency=currency,
         email=(order.get("billing") or {}).get("email") or "",
         postcode=shipping.get("postcode") or "",
-        ship_name=" ".join(
-            part for part in (shipping.get("first_name"), shipping.get("last_name")) if part
-        ),
-        ship_to=", ".join(
-            part
-            for part in (shipping.get("address_1"), shipping.get("city"), shipping.get("postcode"))
-            if part
+        ship_name=joined(" ", shipping.get("first_name"), shipping.get("last_name")),
+        ship_to=joined(
+            ", ", shipping.get("address_1"), shipping.get("city"), shipping.get("postcode")
         ),
         lines=tuple(_line(line, final_sale_products) for line in order.get("line_items") or []),
         shipment=shipment,

@@ -15,6 +15,7 @@ from bot.orders import (
     RefundInfo,
     ReturnInfo,
     ShipmentInfo,
+    joined,
 )
 from bot.policy import RETURNABLE_STATES, UNSHIPPED_STATES, tracking_link
 from bot.store.db import get_engine, session_scope
@@ -98,9 +99,7 @@ def _load_for_change(session: Session, number: str, allowed: frozenset[str]) -> 
 
 def to_info(order: Order) -> OrderInfo:
     ship = order.shipment
-    address = ", ".join(
-        part for part in (order.ship_line1, order.ship_city, order.ship_postcode) if part
-    )
+    address = joined(", ", order.ship_line1, order.ship_city, order.ship_postcode)
     return OrderInfo(
         number=order.number,
         status=order.status,
