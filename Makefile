@@ -22,6 +22,13 @@ PIP_QUIET := --quiet --disable-pip-version-check
 CHROMIUM := /usr/bin/chromium
 FONTS := /usr/share/fonts/truetype/nanum/NanumGothic.ttf /usr/share/fonts/truetype/noto/NotoSansHebrew-Regular.ttf
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The tests and benchmarks run Debian's Redis, nginx and PostgreSQL servers on loopback
+# (bot/redis_server.py, bot/proxy.py, tests/postgres_server.py). PostgreSQL's binaries are under
+# its version: when none is there the prerequisite is `postgresql-server`, which installs it.
+REDIS_SERVER := /usr/bin/redis-server
+NGINX := /usr/sbin/nginx
+POSTGRES := $(or $(firstword $(wildcard /usr/lib/postgresql/*/bin/postgres)),postgresql-server)
+SERVERS := $(REDIS_SERVER) $(NGINX) $(POSTGRES)
 
 # Training data. The FAQ (data/faq) and the demo shop (data/shop) are not training data:
 # editing them never needs a retrain.
@@ -40,7 +47,7 @@ CATALOGS_PO := $(wildcard bot/locale/*/LC_MESSAGES/messages.po)
 CATALOGS_MO := $(CATALOGS_PO:.po=.mo)
 PYBABEL := .venv/bin/pybabel
 
-.PHONY: help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean catalogs catalogs-update catalog-new faq-index
+.PHONY: postgresql-server help run shell train test test-unit lint validate test-stories bench venvs db-reset staff clean catalogs catalogs-update catalog-new faq-index
 
 # Every target's rule line ends with `## what it does`; `make help` lists them in file order.
 help: ## list the targets, one line each
@@ -117,6 +124,21 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q >/dev/null
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
 
+$(REDIS_SERVER):
+	@echo "Installing Debian's redis-server for the tests..."
+	$(SUDO) apt-get update -q >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server >/dev/null
+
+$(NGINX):
+	@echo "Installing Debian's nginx for the tests..."
+	$(SUDO) apt-get update -q >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx >/dev/null
+
+postgresql-server:
+	@echo "Installing Debian's PostgreSQL server for the tests..."
+	$(SUDO) apt-get update -q >/dev/null
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql >/dev/null
+
 $(FONTS):
 	@echo "Installing fonts for Korean, Hebrew and Arabic (fonts-nanum, fonts-noto-core)..."
 	$(SUDO) apt-get update -q >/dev/null
@@ -140,13 +162,13 @@ test-stories: train | var/log ## Rasa test stories (tests/stories) against the t
 	  || { grep -v "it/s" var/log/test-stories.log | tail -40; cat var/story-results/failed_test_stories.yml 2>/dev/null; exit 1; }
 	@echo "rasa test stories: $$(grep -A1 'CONVERSATION level' var/log/test-stories.log | grep -o 'Correct:.*' | tr -s ' ') stories passed"
 
-test: venvs catalogs faq-index lint validate test-stories $(CHROMIUM) $(FONTS) ## every check CI runs: lint, validate, stories, pytest
+test: venvs catalogs faq-index lint validate test-stories $(CHROMIUM) $(FONTS) $(SERVERS) ## every check CI runs: lint, validate, stories, pytest
 	SA_MODEL=$(MODEL) $(PY) -m pytest -q
 
-test-unit: $(VENV) catalogs ## unit tests only: no servers, no trained model (under a minute)
+test-unit: $(VENV) catalogs $(NGINX) ## unit tests only: no servers, no trained model (under a minute)
 	$(PY) -m pytest -q tests/unit
 
-bench: venvs train catalogs faq-index ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
+bench: venvs train catalogs faq-index $(SERVERS) ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway

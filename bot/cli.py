@@ -86,6 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         help="the running gateway told of the change (default %(default)s)",
     )
 
+    sub.add_parser(
+        "stack",
+        help="start the assistant: `bot stack run [--gateways N] [--rasa N]` (bot/stack.py)",
+    )
+    given = sys.argv[1:] if argv is None else argv
+    if given[:1] == ["stack"]:  # all its arguments are bot/stack.py's
+        from bot import stack as processes
+
+        return processes.main(given[1:])
+
     args = parser.parse_args(argv)
     try:
         if args.command == "db":

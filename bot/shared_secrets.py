@@ -83,3 +83,11 @@ def _read(path: Path) -> str:
         return ""
     os.chmod(path, 0o600)  # tightened if someone loosened it
     return key
+
+
+def redis_password(directory: Path | None = None) -> str:
+    """The password of the Redis server `bot stack run` starts on one machine
+    (bot/redis_server.py), kept in `directory/redis` (default `SECRETS_DIR`). It reaches the
+    gateways inside REDIS_URL and Rasa through its environment; with your own Redis, REDIS_URL
+    carries yours."""
+    return stored_secret("redis", directory or SECRETS_DIR)
