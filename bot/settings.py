@@ -53,7 +53,17 @@ class Settings:
         f"sqlite:///{DEFAULT_TRACKER_DB_PATH}",
     )
     rasa_url: str = setting(
-        "RASA_URL", "where the gateway finds Rasa (set by `make run`)", "http://127.0.0.1:5005"
+        "RASA_URL",
+        "where the gateway finds Rasa (set by `make run`); several, comma-separated: each "
+        "conversation keeps to one while it is up",
+        "http://127.0.0.1:5005",
+    )
+    redis_url: str = setting(
+        "REDIS_URL",
+        "Redis for state several gateways share: rate limits, live updates, per-conversation "
+        "order, delivery retries (unset: one gateway, in its memory)",
+        "",
+        secret=True,
     )
     # Who may talk to whom (docs/operations.md, "What is protected")
     rasa_secret: str = setting(
@@ -316,6 +326,11 @@ class Settings:
         8.0,
         at_least=0.001,
     )
+
+    @property
+    def rasa_urls(self) -> tuple[str, ...]:
+        """RASA_URL's servers, in the order given."""
+        return tuple(url.strip().rstrip("/") for url in self.rasa_url.split(",") if url.strip())
 
     def __post_init__(self) -> None:
         for spec in fields(self):

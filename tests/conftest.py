@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from bot import conversations
 from bot.orders import get_order_source
+from bot.redis_server import RedisServer
 from bot.settings import PROJECT_ROOT, get_settings
 from bot.stack import Stack, free_port
 from bot.store.db import get_engine, session_scope
@@ -70,6 +71,23 @@ def stack(tmp_path_factory):
     """One running stack shared by the end-to-end, gateway and browser tests."""
     with make_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
+    """One real Redis (Debian's redis-server) on loopback for the session."""
+    with RedisServer(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """REDIS_URL of the session's Redis, emptied for this test."""
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as client:
+        client.flushall()
+    return redis_server.url
 
 
 @pytest.fixture(autouse=True)

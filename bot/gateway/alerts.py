@@ -7,9 +7,10 @@ Two events, told to every open console (GET /console/events, Server-Sent Events)
 The console's script (static/alerts.js) shows them at once: the queue refreshes, a banner, a
 browser notification and a beep.
 
-The broadcaster lives in this process's memory, like bot/gateway/hub.py: a console hears of
-what happened on the gateway it is connected to. The last events are kept a few minutes, so a
-browser reconnecting (it sends the last event id) misses nothing in between.
+Alerts travel through the shared state (bot/gateway/shared.py): with several gateways, a
+console hears of what happened on any of them, numbered in one sequence. Each gateway keeps
+the last events a few minutes, so a browser reconnecting (it sends the last event id, to
+whichever gateway) misses nothing in between.
 
 The email (SMTP_HOST and ALERT_EMAIL_TO set) goes out from a worker thread, never on the event
 loop, and says nothing a shopper wrote: only the ticket's reason, channel, language and its
@@ -22,7 +23,6 @@ import asyncio
 import json
 import logging
 import re
-import secrets
 import smtplib
 import ssl
 import time
@@ -40,6 +40,7 @@ from starlette.routing import Route
 
 from bot import staff, tickets
 from bot.gateway.hub import Hub
+from bot.gateway.shared import MemoryShared
 from bot.settings import Settings
 from bot.store.models import Conversation
 
@@ -70,11 +71,13 @@ class Alert:
 class Alerts:
     """The broadcaster and the mailer of one gateway process (the relay holds it)."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, shared: MemoryShared | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine
-        # In event ids, so a browser's Last-Event-ID from before a restart is not misread.
-        self.boot = secrets.token_hex(4)
+        self.shared = shared or MemoryShared()
+        self.shared.on("alerts", self._heard)
         self._kept: deque[Alert] = deque(maxlen=KEPT_EVENTS)
         self._seq = 0
         self._changed = asyncio.Event()
@@ -122,9 +125,18 @@ class Alerts:
             for_user=ticket.assignee_id,
         )
 
+    @property
+    def boot(self) -> str:
+        """In event ids, so a browser's Last-Event-ID from before a restart is not misread."""
+        return self.shared.boot
+
     def publish(self, kind: str, data: dict[str, Any], for_user: int | None = None) -> None:
-        self._seq += 1
-        self._kept.append(Alert(self._seq, kind, data, for_user))
+        """Told to every gateway's consoles (this one's too, as it hears it back)."""
+        self.shared.broadcast("alerts", {"kind": kind, "data": data, "for_user": for_user})
+
+    def _heard(self, seq: int, message: dict[str, Any]) -> None:
+        self._seq = max(self._seq, seq)
+        self._kept.append(Alert(seq, message["kind"], message["data"], message["for_user"]))
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 

@@ -37,6 +37,7 @@ from bot.gateway.order_updates import OrderUpdates
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.relay import Gateway
 from bot.gateway.security import SecurityHeaders
+from bot.gateway.shared import shared_state
 from bot.i18n import supported, texts
 from bot.settings import Settings, get_settings
 from bot.store.db import database_reachable, get_engine
@@ -102,13 +103,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     at start: tables, seed)."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings.store_database_url)
-    gateway = Gateway(RasaClient(settings.rasa_url), engine, settings)
+    shared = shared_state(settings)
+    gateway = Gateway(RasaClient(settings.rasa_urls), engine, settings, shared)
     updates = OrderUpdates(gateway, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
         # The language identifier loads its models in the background, not on a first message.
         threading.Thread(target=language.warm_up, name="language-warm-up", daemon=True).start()
+        await shared.start()
         started = []
         telegram_settings = telegram.TelegramSettings.from_settings(settings)
         if telegram_settings:
@@ -123,16 +126,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             logger.info("channel %s started", type(channel).__name__)
         retention = asyncio.create_task(purge_daily(settings, gateway.engine))
         sending_updates = asyncio.create_task(updates.run())
+        retrying = asyncio.create_task(gateway.delivery.run())
         try:
             yield
         finally:
             gateway.alerts.close()  # staff alert streams still open end; queued emails go
             retention.cancel()
             sending_updates.cancel()
+            retrying.cancel()
             await updates.aclose()
             for channel in reversed(started):
                 await channel.stop()
             await gateway.rasa.aclose()
+            await shared.aclose()
 
     app = Starlette(
         routes=[

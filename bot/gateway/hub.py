@@ -1,16 +1,25 @@
-"""Wakes up whoever waits for new messages of a conversation (long polls, live pages), and
-counts the open event streams, which are capped: each holds a connection and a task for as long
+"""Wakes up whoever waits for new messages of a conversation (long polls, live pages), on
+this gateway and, through the shared state (bot/gateway/shared.py), on every other: an agent's
+reply sent through one gateway reaches a shopper streaming from another. Also counts this
+gateway's open event streams, which are capped: each holds a connection and a task for as long
 as the client likes, so without a cap one conversation could hold the gateway's all."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING, Any
 from weakref import WeakValueDictionary
+
+if TYPE_CHECKING:
+    from bot.gateway.shared import MemoryShared
 
 
 class Hub:
-    def __init__(self) -> None:
+    def __init__(self, shared: MemoryShared | None = None) -> None:
+        self.shared = shared
+        if shared is not None:
+            shared.on("notify", self._heard)
         # An event lives while a waiter holds it; a long poll that timed out leaves nothing.
         self._events: WeakValueDictionary[str, asyncio.Event] = WeakValueDictionary()
         self._streams: dict[str, int] = {}  # open event streams per conversation
@@ -25,6 +34,15 @@ class Hub:
         return event
 
     def notify(self, conversation_id: str) -> None:
+        """New messages in the conversation: its waiters here at once, then every gateway's."""
+        self._wake(conversation_id)
+        if self.shared is not None:
+            self.shared.broadcast("notify", {"c": conversation_id})
+
+    def _heard(self, seq: int, message: dict[str, Any]) -> None:
+        self._wake(message["c"])
+
+    def _wake(self, conversation_id: str) -> None:
         event = self._events.pop(conversation_id, None)
         if event is not None:
             event.set()

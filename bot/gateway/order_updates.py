@@ -207,14 +207,20 @@ class OrderUpdates:
     # --- the loop ----------------------------------------------------------------------------
     async def run(self) -> None:
         """Every UPDATES_CHECK_SECONDS: send what is due; every LATE_CHECK_MINUTES, the late
-        check. Several gateways may all run it: each update is claimed by one."""
+        check. Several gateways may all run it: each update is claimed by one, and the late
+        check runs on one of them each time."""
         order_updates.release_claims(self.engine)
         while True:
             try:
                 await self.send_due()
                 late_every = timedelta(minutes=self.settings.late_check_minutes)
                 if self._last_late_check is None or utcnow() - self._last_late_check >= late_every:
-                    await self.check_late()
+                    # One gateway of several reads the watched orders each time.
+                    seconds = late_every.total_seconds()
+                    if await self.gateway.shared.elect("late-check", seconds * 0.9):
+                        await self.check_late()
+                    else:
+                        self._last_late_check = utcnow()
             except OperationalError as error:
                 logger.warning("order updates: the store is unavailable: %s", error.orig)
             except Exception:

@@ -10,11 +10,10 @@ retries, is bot/gateway/delivery.py's.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakValueDictionary
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -34,8 +33,8 @@ from bot.conversations import Said, log_ref
 from bot.gateway.alerts import Alerts
 from bot.gateway.delivery import Delivery
 from bot.gateway.hub import Hub
-from bot.gateway.limits import RateLimiter
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.shared import MemoryShared
 from bot.i18n import Texts, texts
 from bot.policy import load_policy
 from bot.settings import Settings, get_settings
@@ -70,30 +69,35 @@ def shows(message: dict[str, Any]) -> bool:
 
 class Gateway:
     def __init__(
-        self, rasa: RasaClient, engine: Engine | None = None, settings: Settings | None = None
+        self,
+        rasa: RasaClient,
+        engine: Engine | None = None,
+        settings: Settings | None = None,
+        shared: MemoryShared | None = None,
     ) -> None:
+        """`shared`: what this gateway shares with others (bot/gateway/shared.py); its own
+        memory by default."""
         settings = settings or get_settings()
         self.settings = settings
         self.rasa = rasa
         self.engine = engine
-        self.hub = Hub()
-        self.alerts = Alerts(settings, engine)  # staff's live alerts and emails
-        self.delivery = Delivery(self.hub, settings.delivery_retry_delays, engine)
-        self.message_limit = RateLimiter(settings.rate_limit_messages_per_minute)
+        self.shared = shared = shared or MemoryShared()
+        self.hub = Hub(shared)
+        self.alerts = Alerts(settings, engine, shared)  # staff's live alerts and emails
+        self.delivery = Delivery(self.hub, settings.delivery_retry_delays, engine, shared.retries())
+        self.message_limit = shared.limiter("messages", settings.rate_limit_messages_per_minute)
         # Beyond the rate limit messages are stored but not answered; beyond this they are not
         # even stored, so one sender cannot fill the database.
-        self.store_limit = RateLimiter(settings.stored_messages_per_minute)
+        self.store_limit = shared.limiter("stored", settings.stored_messages_per_minute)
         # Web shoppers are anonymous, so each conversation is its own sender for the message
         # limit; this one, per client address, stops starting conversation after conversation.
-        self.conversation_limit = RateLimiter(settings.rate_limit_conversations_per_minute)
-        # Held only while someone uses them, so the map does not grow with every conversation.
-        self._conversation_locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self.conversation_limit = shared.limiter(
+            "conversations", settings.rate_limit_conversations_per_minute
+        )
 
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._conversation_locks.get(conversation_id)
-        if lock is None:
-            lock = self._conversation_locks[conversation_id] = asyncio.Lock()
-        return lock
+    def _lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
+        """One turn of a conversation at a time, in order, across every gateway."""
+        return self.shared.conversation_lock(conversation_id)
 
     # --- shopper side ---------------------------------------------------------------------
     def _decide_language(
@@ -136,9 +140,9 @@ class Gateway:
         cid = conversation.id
         async with self._lock(cid):
             sender = conversations.sender_key(conversation)
-            if not self.store_limit.allow(sender):
+            if not await self.store_limit.allow(sender):
                 logger.info("%s: message dropped, over the stored-message cap", log_ref(cid))
-                if self.store_limit.first_refusal(sender):
+                if await self.store_limit.first_refusal(sender):
                     current = conversations.get(cid, self.engine)
                     return await self._say(
                         current, said_by_bot(texts_of(current)(replies.NOT_STORED))
@@ -146,7 +150,7 @@ class Gateway:
                 return []
             if payload and payload not in conversations.offered_payloads(cid, self.engine):
                 payload = None  # only a button the bot showed here is pressed; else it is text
-            allowed = self.message_limit.allow(sender)
+            allowed = await self.message_limit.allow(sender)
             extra = {"payload": payload} if payload else {}
             if not allowed:
                 extra["rate_limited"] = True
@@ -167,7 +171,7 @@ class Gateway:
                 return []
             if not allowed:
                 logger.info("%s: sender over the rate limit", log_ref(cid))
-                if self.message_limit.first_refusal(sender):
+                if await self.message_limit.first_refusal(sender):
                     return await self._say(current, said_by_bot(_(replies.SLOW_DOWN)))
                 return []
             if decision.asked_for:  # "English please": nothing for Rasa to understand

@@ -25,8 +25,8 @@ async def start_conversation(request: Request) -> JSONResponse:
     """`{"channel": "web"}` from the widget; plain API clients may send no body."""
     limit = gateway_of(request).conversation_limit
     client = request.client.host if request.client else "unknown"
-    if not limit.allow(client):
-        wait = int(limit.retry_after(client)) + 1
+    if not await limit.allow(client):
+        wait = int(await limit.retry_after(client)) + 1
         response = error("too many new conversations; please wait a minute", 429)
         response.headers["Retry-After"] = str(wait)
         return response

@@ -37,8 +37,9 @@ def deliver_and_settle(store, channel: FlakyChannel, delays: tuple[float, ...]) 
         delivery = Delivery(Hub(), delays, store)
         delivery.register("telegram", channel)
         await delivery.send(conversation, said)
-        while delivery.retrying:
+        while await delivery.retries.waiting():
             await asyncio.sleep(0.01)
+            await delivery.retry_due()
 
     asyncio.run(run())
     return conversations.messages(conversation.id, engine=store)
