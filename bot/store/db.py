@@ -3,6 +3,7 @@ first use."""
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -83,12 +84,43 @@ def ensure_database(engine: Engine, now: datetime | None = None) -> bool:
     """
     from bot.store.seed import load_seed
 
-    upgrade_to_head(engine)
-    with session_scope(engine) as session:
-        if session.scalar(select(func.count(Order.id))):
-            return False
-        load_seed(session, SEED_FILE, now=now)
+    with _one_process_at_a_time(engine):
+        upgrade_to_head(engine)
+        with session_scope(engine) as session:
+            if session.scalar(select(func.count(Order.id))):
+                return False
+            load_seed(session, SEED_FILE, now=now)
     return True
+
+
+SETUP_LOCK = 7_318_205  # PostgreSQL advisory lock id: the store's upgrade and seed
+
+
+@contextmanager
+def _one_process_at_a_time(engine: Engine) -> Iterator[None]:
+    """Several processes starting together on a new database (gateways, action servers) must
+    not all upgrade and seed it: the first does, the others wait and find it done. PostgreSQL:
+    an advisory lock; SQLite: a lock on a file beside the database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": SETUP_LOCK})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": SETUP_LOCK})
+                connection.commit()
+        return
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.setup-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def reset_database(engine: Engine, now: datetime | None = None) -> None:
