@@ -168,7 +168,7 @@ test: venvs catalogs faq-index lint validate test-stories $(CHROMIUM) $(FONTS) $
 test-unit: $(VENV) catalogs $(NGINX) ## unit tests only: no servers, no trained model (under a minute)
 	$(PY) -m pytest -q tests/unit
 
-bench: venvs train catalogs faq-index $(SERVERS) ## measure accuracy, FAQ, latency, load and soak into benchmarks/results/
+bench: venvs train catalogs faq-index $(SERVERS) ## measure accuracy, FAQ, latency, load, soak, updates and scale into benchmarks/results/
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.foundation
 	$(PY) -m benchmarks.faq
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.gateway
@@ -177,6 +177,7 @@ bench: venvs train catalogs faq-index $(SERVERS) ## measure accuracy, FAQ, laten
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.load
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.soak
 	SA_MODEL=$(MODEL) $(PY) -m benchmarks.updates
+	SA_MODEL=$(MODEL) $(PY) -m benchmarks.scale
 
 var/log:
 	mkdir -p $@

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 import httpx
 import yaml
@@ -23,6 +25,8 @@ from benchmarks.common import (
     write_results,
 )
 from benchmarks.stats import latency_summary
+from bot.conversations import stored_id
+from bot.gateway.rasa_client import RasaClient
 from bot.settings import PROJECT_ROOT
 from bot.stack import Stack, free_port
 
@@ -44,33 +48,64 @@ def orders() -> list[tuple[str, str]]:
     return [(o["number"], emails[o["customer"]]) for o in seed["orders"]]
 
 
-async def phase(stack: Stack, target: str, shoppers: int) -> dict:
-    """`shoppers` concurrent shoppers until MESSAGES_PER_PHASE messages or the time is up."""
+@dataclass
+class Transcripts:
+    """What the shoppers of gateway phases sent and the bot messages they got back, by the
+    store's conversation id: what benchmarks/scale.py audits against the store."""
+
+    sent: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    answers: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+
+
+async def phase(
+    stack: Stack,
+    target: str,
+    shoppers: int,
+    *,
+    messages: int = MESSAGES_PER_PHASE,
+    seconds: float = SECONDS_PER_PHASE,
+    transcripts: Transcripts | None = None,
+) -> dict:
+    """`shoppers` concurrent shoppers until `messages` messages or `seconds` are up. Through
+    the gateway: `stack.gateway_url` (nginx's with several gateways). Straight to Rasa: each
+    conversation to the Rasa server the gateway would pick (one of `stack.rasa_urls`)."""
     timings: dict[str, list[float]] = {"canned": [], "faq": []}
     errors = 0
     sent = 0
-    stop_at = time.monotonic() + SECONDS_PER_PHASE
+    stop_at = time.monotonic() + seconds
     known = orders()
     limits = httpx.Limits(max_connections=shoppers + 5)
+    servers = RasaClient(stack.rasa_urls, secret=stack.env["RASA_SECRET"])
 
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-        async def say(conversation: str, text: str) -> None:
+        async def say(conversation: str, text: str) -> httpx.Response:
             headers = None
             if target == "gateway":
                 url = f"{stack.gateway_url}/api/conversations/{conversation}/messages"
                 body = {"text": text}
             else:
-                url = f"{stack.rasa_url}/webhooks/rest/webhook"
+                rasa_url = servers.order_for(conversation)[0]
+                url = f"{rasa_url}/webhooks/rest/webhook"
                 body = {"sender": conversation, "message": text}
                 headers = stack.rasa_headers()
             response = await client.post(url, json=body, headers=headers)
             response.raise_for_status()
+            return response
+
+        def note(conversation: str, text: str, response: httpx.Response) -> None:
+            if transcripts is None or target != "gateway":
+                return
+            said = response.json()["messages"]
+            transcripts.sent[stored_id(conversation)].append(text)
+            transcripts.answers[stored_id(conversation)] += [
+                m for m in said if m["sender"] == "bot"
+            ]
 
         async def shopper(n: int) -> None:
             nonlocal errors, sent
             round_ = 0
-            while sent < MESSAGES_PER_PHASE and time.monotonic() < stop_at:
+            while sent < messages and time.monotonic() < stop_at:
                 number, email = known[(n * 7 + round_) % len(known)]
                 if target == "gateway":
                     started = await client.post(f"{stack.gateway_url}/api/conversations")
@@ -78,13 +113,15 @@ async def phase(stack: Stack, target: str, shoppers: int) -> dict:
                 else:
                     conversation = f"load-{target}-{shoppers}-{n}-{round_}"
                 for kind, template in SCRIPT:
-                    if sent >= MESSAGES_PER_PHASE or time.monotonic() >= stop_at:
+                    if sent >= messages or time.monotonic() >= stop_at:
                         return
                     sent += 1
+                    text = template.format(number=number, email=email)
                     begin = time.perf_counter()
                     try:
-                        await say(conversation, template.format(number=number, email=email))
+                        response = await say(conversation, text)
                         timings[kind].append((time.perf_counter() - begin) * 1000)
+                        note(conversation, text, response)
                     except httpx.HTTPError:
                         errors += 1
                 round_ += 1
@@ -92,6 +129,7 @@ async def phase(stack: Stack, target: str, shoppers: int) -> dict:
         started = time.perf_counter()
         await asyncio.gather(*(shopper(n) for n in range(shoppers)))
         elapsed = time.perf_counter() - started
+    await servers.aclose()
     done = sum(len(t) for t in timings.values())
     return {
         "target": target,

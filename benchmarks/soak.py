@@ -137,8 +137,9 @@ class Soak:
             )
 
 
-def audit(soak: Soak, engine) -> dict:
-    """Compare what was sent with what was stored, conversation by conversation."""
+def audit(sent: dict[str, list[str]], replies: dict[str, list[str]], engine) -> dict:
+    """Compare what was sent (shopper texts, agent replies: by the store's conversation id)
+    with what was stored, conversation by conversation."""
     stored: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     with session_scope(engine) as session:
         for cid, sender, text in session.execute(
@@ -146,7 +147,7 @@ def audit(soak: Soak, engine) -> dict:
         ):
             stored[cid][sender].append(text)
     lost = duplicated = reordered = 0
-    for expected, sender in ((soak.sent, "shopper"), (soak.replies, "agent")):
+    for expected, sender in ((sent, "shopper"), (replies, "agent")):
         for cid, texts in expected.items():
             got = stored[cid][sender]
             lost += sum(max(0, texts.count(t) - got.count(t)) for t in set(texts))
@@ -154,9 +155,9 @@ def audit(soak: Soak, engine) -> dict:
             if got != texts:
                 reordered += 1
     return {
-        "conversations": len(soak.sent),
-        "shopper_messages": sum(len(t) for t in soak.sent.values()),
-        "agent_replies": sum(len(t) for t in soak.replies.values()),
+        "conversations": len(sent),
+        "shopper_messages": sum(len(t) for t in sent.values()),
+        "agent_replies": sum(len(t) for t in replies.values()),
         "bot_messages": sum(len(s["bot"]) for s in stored.values()),
         "lost": lost,
         "duplicated": duplicated,
@@ -202,7 +203,7 @@ def main() -> int:
         elapsed = time.perf_counter() - started
         time.sleep(2)  # the last replies are stored
         alive = {name: p.poll() is None for name, p in stack.processes.items()}
-    figures = audit(soak, engine)
+    figures = audit(soak.sent, soak.replies, engine)
     memory = growth(soak.memory)
     passed = (
         figures["lost"] == 0

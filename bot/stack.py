@@ -117,6 +117,10 @@ class Stack:
         self.env = child_environment(
             {
                 "RASA_TELEMETRY_ENABLED": "false",
+                # OpenMP threads (the sentence encoders) sleep when idle instead of spinning:
+                # spinning, they took the cores the other processes needed, and a Rasa server
+                # sharing its cores spent 4-7 times the CPU per message (benchmarks/README.md).
+                "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY") or "PASSIVE",
                 "PYTHONPATH": str(PROJECT_ROOT),  # Rasa imports rasa_components/ from here
                 "RASA_SECRET": rasa_secret(),
                 "ACTION_SERVER_SECRET": action_server_secret(),
