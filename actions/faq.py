@@ -16,6 +16,7 @@ from actions.dialogue import hand_off, language, note_outcome, texts_for
 from actions.shop_action import ShopAction
 from bot import contract, replies
 from bot.faq import service as faq
+from bot.faq.encoders import parse_vectors
 from bot.faq.entries import FaqError
 from bot.i18n import SOURCE_LANGUAGE, language_name
 
@@ -36,8 +37,10 @@ class ActionFaqAnswer(ShopAction):
     ) -> list[EventType]:
         question = tracker.latest_message.get("text") or ""
         intent = (tracker.latest_message.get("intent") or {}).get("name")
+        # Rasa's featurizer encoded this message already: its vectors, when they are for it.
+        known = parse_vectors(tracker.latest_message, question)
         try:
-            reply = faq.reply_to(question, intent=intent, language=language(tracker))
+            reply = faq.reply_to(question, intent=intent, language=language(tracker), known=known)
         except FaqError:
             # A broken FAQ file must not break the conversation: say we don't know.
             logger.exception("the FAQ cannot be loaded")

@@ -24,6 +24,10 @@ META_SENDER = "sender"
 # The conversation's language (bot.language decides it); Rasa copies it into the `language`
 # slot (rasa_components/language_slot.py), actions and the NLG endpoint answer in it.
 META_LANGUAGE = "language"
+# In a parsed message's data, Rasa's featurizer's vectors of its text, for the action server's
+# FAQ search (rasa_components/sentence_featurizer.py, bot/faq/encoders.py). They serve the turn:
+# neither the tracker store nor the channel's /parse keeps or returns them.
+SENTENCE_VECTORS = "sentence_vectors"
 LANGUAGE_SLOT = "language"
 
 # An intent nobody typed: the gateway triggers it when staff hand a conversation back.

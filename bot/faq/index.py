@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
-from bot.faq.encoders import Encoder, get_encoder
+from bot.faq.encoders import Encoder, get_encoder, query_vector
 from bot.faq.entries import FaqEntry, content_hash, faq_files, load_faq
 from bot.settings import DEFAULT_FAQ, DEFAULT_FAQ_MODEL, PROJECT_ROOT
 
@@ -111,16 +112,24 @@ class FaqIndex:
             partial.replace(cached)  # never leave a half-written index behind
         return cls(entries, encoder, vectors)
 
-    def search(self, query: str, k: int = 5, vector: np.ndarray | None = None) -> list[Match]:
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        vector: np.ndarray | None = None,
+        known: Mapping[str, np.ndarray] | None = None,
+    ) -> list[Match]:
         """The k best entries for the query, each scored as a whole (the module's doc).
-        `vector`: the query's, when the caller encoded it already (a batch)."""
+        `vector`: the query's, when the caller encoded it already (a batch); `known`: the
+        encoders' vectors Rasa computed for it (bot.faq.encoders.parse_vectors), used where
+        they fit this index's encoder."""
         if not self.entries or not query.strip():
             return []
         # One search at a time: the actions run in threads, and the encoders' buffers are not
         # known to be thread-safe (one BLAS thread each, so nothing is lost on 2 cores).
         with ENCODER_LOCK:
             if vector is None:
-                vector = self.encoder.encode([query], "query")
+                vector = query_vector(self.encoder, query, known or {})
             vector = vector.reshape(1, -1).astype(np.float32)
             # Candidates from both indexes, wide enough that the k best wholes are among them
             # however many phrasings (languages) each entry has.
@@ -128,18 +137,21 @@ class FaqIndex:
             _, closest = self.prototype_index.search(vector, min(len(self.entries), 4 * k))
         candidates = sorted({int(self.rows[r]) for r in rows[0] if r >= 0} | set(closest[0]))
         candidates = [c for c in candidates if c >= 0]
-        query_vector = vector[0]
-        lexical = self.ngrams.transform([_lexical_text(query)])
+        query_row = vector[0]
+        # Every phrasing's n-gram overlap in one product: slicing the sparse matrix per
+        # candidate cost more than the rest of the search together.
+        lexical = self.ngrams.transform([_lexical_text(query)]).toarray().ravel()
+        overlaps = self.lexical @ lexical
         matches = []
         for number in candidates:
             first, last = self.first_row[number], self.first_row[number + 1]
-            similarities = self.vectors[first:last] @ query_vector
+            similarities = self.vectors[first:last] @ query_row
             best = int(np.argmax(similarities))
-            overlap = (self.lexical[first:last] @ lexical.T).toarray().max()
+            overlap = overlaps[first:last].max()
             # One phrasing alone is no better a guide than the prototype it is part of.
             weight = self.phrasing_weight if last - first > 1 else self.single_phrasing_weight
             whole = weight * float(similarities[best])
-            whole += (1 - weight) * float(self.prototypes[number] @ query_vector)
+            whole += (1 - weight) * float(self.prototypes[number] @ query_row)
             score = (1 - LEXICAL_WEIGHT) * whole + LEXICAL_WEIGHT * float(overlap)
             matches.append(Match(self.entries[number], score, self.phrasings[first + best]))
         return sorted(matches, key=lambda m: m.score, reverse=True)[:k]

@@ -4,8 +4,12 @@ honest "I don't know". Used by the actions and by `bot faq ask`."""
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from bot.faq.decide import SUGGESTIONS, Decision, calibration_for, decide, faq_model
 from bot.faq.entries import FaqEntry, faq_path
@@ -24,10 +28,20 @@ class FaqReply:
     translated: bool = True
 
 
+_warmed: set[str] = set()
+_warming = threading.Lock()
+
+
 def warm_up() -> None:
-    """Load the model and index now; a broken FAQ is reported when a question comes."""
-    with contextlib.suppress(Exception):
-        search("warm up")
+    """Load the model and index now (again if the FAQ changed); a broken FAQ is reported when
+    a question comes. The encoders run once per model to warm up, not before every question:
+    that was a whole encoding of "warm up" per FAQ action, more than the question's own."""
+    with contextlib.suppress(Exception), _warming:
+        model = faq_model()
+        index = get_index(faq_path(), model)
+        if model not in _warmed:
+            index.search("warm up")
+            _warmed.add(model)
 
 
 def language_of(text: str) -> str:
@@ -49,8 +63,14 @@ def _answer(entry: FaqEntry, language: str | None) -> FaqReply:
     )
 
 
-def search(question: str, path: Path | None = None, intent: str | None = None) -> Decision:
-    matches, decision = search_with_matches(question, path)
+def search(
+    question: str,
+    path: Path | None = None,
+    intent: str | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
+) -> Decision:
+    """`known`: the encoders' vectors Rasa computed for the question (bot.faq.index.search)."""
+    matches, decision = search_with_matches(question, path, known=known)
     return for_intent(decision, matches, intent, question)
 
 
@@ -81,11 +101,14 @@ def for_intent(
 
 
 def search_with_matches(
-    question: str, path: Path | None = None, k: int = 5
+    question: str,
+    path: Path | None = None,
+    k: int = 5,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[list[Match], Decision]:
     """The top `k` entries with their scores, and the decision taken on them."""
     model = faq_model()
-    matches = get_index(path or faq_path(), model).search(question, k)
+    matches = get_index(path or faq_path(), model).search(question, k, known=known)
     return matches, decide(matches, calibration_for(model, question))
 
 
@@ -94,10 +117,11 @@ def reply_to(
     path: Path | None = None,
     intent: str | None = None,
     language: str | None = None,
+    known: Mapping[str, np.ndarray] | None = None,
 ) -> FaqReply:
     """`intent`: what the NLU read (kind_for_intent); `language`: the conversation's, guessed
-    from the question when not given."""
-    decision = search(question, path, intent)
+    from the question when not given; `known`: the encoders' vectors Rasa computed for it."""
+    decision = search(question, path, intent, known)
     language = language or language_of(question)
     if decision.kind == "answer":
         return _answer(decision.best.entry, language)
