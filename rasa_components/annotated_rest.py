@@ -32,7 +32,9 @@ from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.lock_store import LockError
 from rasa.core.nlg.callback import CallbackNaturalLanguageGenerator, nlg_response_format_spec
+from redis.exceptions import RedisError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -172,6 +174,11 @@ class AnnotatedRestInput(RestInput):
                 )
             except CancelledError:
                 logger.error("a message timed out")
+            except (LockError, RedisError) as gone:
+                # Redis, the lock store, is unreachable: the message was not handled here. The
+                # gateway keeps it and tries another server, or tells the shopper to try again.
+                logger.warning("conversation lock unavailable: %r", gone)
+                return error("the conversation lock store is unavailable", 503)
             except Exception:
                 logger.exception("a message could not be handled")
             if read:
@@ -196,6 +203,9 @@ class AnnotatedRestInput(RestInput):
                     await agent.trigger_intent(
                         intent_name=intent, entities=[], output_channel=collector, tracker=tracker
                     )
+            except (LockError, RedisError) as gone:
+                logger.warning("conversation lock unavailable: %r", gone)
+                return error("the conversation lock store is unavailable", 503)
             except Exception:
                 logger.exception("an intent could not be triggered")
                 return error("the intent could not be triggered", 500)

@@ -324,3 +324,20 @@ def test_a_rasa_server_killed_among_20_shoppers_loses_no_message(replicas):
                 ]
     finally:
         replicas.start_process("rasa")
+
+
+def test_with_redis_down_the_message_is_kept_and_the_shopper_told_to_try_again(
+    replicas, redis_server
+):
+    shopper = Shopper(replicas)
+    assert "ship" in shopper.says("do you ship to Canada?").lower()
+    redis_server.stop()
+    try:
+        # Rasa cannot take the conversation's lock: no answer, no handoff, nothing lost.
+        assert shopper.says("how long does shipping take?") == UNAVAILABLE
+        assert shopper.mode == "bot"
+    finally:
+        redis_server.start()
+    assert shopper.says("how much does shipping cost?") not in ("", UNAVAILABLE)
+    said = [m["text"] for m in shopper.receives(wait=0) if m["sender"] == "shopper"]
+    assert said[-2:] == ["how long does shipping take?", "how much does shipping cost?"]
