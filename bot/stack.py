@@ -40,6 +40,9 @@ RASA_BIN = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 TRACKER_STORE = "rasa_components.redacting_tracker_store.RedactingTrackerStore"
 HOST = "127.0.0.1"
 RASA_LOCK_SECONDS = 10  # TICKET_LOCK_LIFETIME with Redis as Rasa's lock store
+# Rasa's Redis lock store, with a waiting message's ticket kept alive (a dead server's no longer
+# strands it).
+RASA_LOCK_STORE = "rasa_components.lock_store.FailoverRedisLockStore"
 
 
 def free_port() -> int:
@@ -445,7 +448,7 @@ def rasa_lock_store(redis_url: str) -> dict:
     if parts.scheme not in ("redis", "rediss"):
         raise ValueError("REDIS_URL must be redis://... or rediss://...")
     store: dict = {
-        "type": "redis",
+        "type": RASA_LOCK_STORE,
         "url": parts.hostname or "localhost",
         "port": parts.port or 6379,
         "db": int(parts.path.strip("/") or 0),

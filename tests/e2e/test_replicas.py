@@ -103,7 +103,7 @@ def test_each_rasa_server_has_its_action_server_and_redis_locks_without_the_pass
         endpoints = yaml.safe_load(path.read_text())
         assert endpoints["action_endpoint"]["url"] == f"{replicas.action_urls[index]}/webhook"
         lock_store = endpoints["lock_store"]
-        assert lock_store["type"] == "redis"
+        assert lock_store["type"] == "rasa_components.lock_store.FailoverRedisLockStore"
         assert (lock_store["url"], lock_store["port"]) == ("127.0.0.1", redis_server.port)
         assert lock_store["password"] == "${REDIS_PASSWORD}"  # Rasa expands it
         assert redis_server.password not in path.read_text()
