@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bot.shared_secrets import redis_password
-from bot.stack import HOST, free_port
+from bot.stack import HOST, free_port, stop_group
 
 REDIS_SERVER = Path("/usr/bin/redis-server")
 
@@ -114,14 +114,8 @@ class RedisServer:
         """SIGTERM: Redis writes and syncs its append-only file, then exits. SIGKILL: a crash
         (what was written more than a second ago is still in the file)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            stop_group(process, sig, timeout)
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -264,14 +264,7 @@ class Stack:
     def stop_process(self, name: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
         """Stop one process (SIGKILL: a crash) and forget it, so the others' health checks
         and `main`'s watch do not count it; `start_process` brings it back."""
-        process = self.processes.pop(name)
-        if process.poll() is None:
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(self.processes.pop(name), sig, timeout)
 
     def _start_kind(self, kind: str) -> None:
         for name in self.names():
@@ -416,6 +409,18 @@ class Stack:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def stop_group(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+    """Send `sig` to a process started in its own session (and its children), and wait; one
+    that does not end within `timeout` seconds is killed."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _name(kind: str, index: int) -> str:
