@@ -10,6 +10,7 @@ import base64
 import json
 import subprocess
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pytest
@@ -63,9 +64,15 @@ def rasa_parse(*texts: str) -> list[dict]:
     pipeline = yaml.safe_load((PROJECT_ROOT / "config.yml").read_text())["pipeline"]
     step = next(s for s in pipeline if "sentence_featurizer" in s["name"])
     config = {key: value for key, value in step.items() if key != "name"}
+    return in_rasa(FEATURIZE, {"config": config, "texts": list(texts)})
+
+
+def in_rasa(script: str, given: Any = None) -> Any:
+    """Run `script` on Rasa's interpreter (.venv-rasa), `given` as JSON on its stdin; the JSON
+    its last line prints."""
     done = subprocess.run(
-        [str(RASA_PYTHON), "-c", FEATURIZE],
-        input=json.dumps({"config": config, "texts": list(texts)}),
+        [str(RASA_PYTHON), "-c", script],
+        input=json.dumps(given),
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
@@ -225,16 +232,7 @@ print(json.dumps(found))
 
 
 def test_rasa_checks_each_schema_once_and_still_validates_every_answer():
-    done = subprocess.run(
-        [str(RASA_PYTHON), "-c", SCHEMAS],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env={"PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false"},
-        timeout=300,
-        check=True,
-    )
-    found = json.loads(done.stdout.strip().splitlines()[-1])
+    found = in_rasa(SCHEMAS)
     assert found["valid"] == [True] * 15
     assert found["refused"] == [
         "Failed to validate Action server response from API, make sure your response from "
